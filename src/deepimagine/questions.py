@@ -1,0 +1,208 @@
+"""One question format for every source (natural pairs, approximate pairs, CT Open).
+
+A question is stored as one flat JSON Lines / Parquet row so that ``datasets.load_dataset``
+reads it without schema conflicts: scalar columns for what every stage filters on, and
+``context`` / ``meta`` as JSON strings for the structured trial description.
+
+Prompts are rendered by ``render_messages`` alone; models answer
+``DECISION: (p1, p2[, p3])`` then ``REASON: ...`` (CT Open's format), and
+``parse_decision`` reads that without ever raising.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+SOURCES = ("natural", "approximate", "ct_open")
+KINDS = (
+    "arm", "dose", "dose_successive", "outcome_measure", "time_point",           # natural (one trial)
+    "geography", "phase", "population", "time_frame", "comparator", "dose_cross",  # approximate (two trials)
+    "ct_open",
+)
+CATEGORIES = ("direction", "superiority", "comparative_effect", "endpoint")
+
+# Canonical option wordings (polarity-free by default). Order is part of the contract.
+DIRECTION_OPTIONS = [
+    "The result under the changed condition is meaningfully higher.",
+    "The result under the changed condition is meaningfully lower.",
+    "There is no meaningful difference.",
+]
+COMPARATIVE_OPTIONS = [
+    "The result under the changed condition is significantly higher.",
+    "The result under the changed condition is significantly lower.",
+    "There is no statistically significant difference.",
+]
+COMPARATIVE_OPTIONS_IMPROVEMENT = [
+    "The changed condition gives a statistically significant improvement.",
+    "The changed condition gives a statistically significant worsening.",
+    "There is no statistically significant difference.",
+]
+SUPERIORITY_OPTIONS = [
+    "The changed condition achieves a statistically significant improvement over the reference.",
+    "The changed condition does not achieve a statistically significant improvement over the reference.",
+]
+
+
+@dataclass
+class Question:
+    id: str
+    source: str                      # natural | approximate | ct_open
+    kind: str                        # see KINDS
+    category: str                    # see CATEGORIES
+    split: str                       # train | test
+    nct_ids: list[str]               # anchor trial first; the counterfactual trial second for approximate pairs
+    factor: str                      # perturbed factor: arm | dose | outcome_measure | time_point | region | phase | ...
+    from_value: str                  # the anchor's value of that factor (human-readable)
+    to_value: str                    # the counterfactual's value
+    options: list[str]
+    answer_index: int
+    context: dict = field(default_factory=dict)   # structured trial(s), outcome, anchor result (see README)
+    expected_effect: Optional[float] = None       # simulated registry: ground-truth counterfactual - anchor (standardised)
+    posted_date: Optional[str] = None             # results first posted (the time-split key), ISO date
+    meta: dict = field(default_factory=dict)      # free: p-value, similarity, margin, better direction ...
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"question {self.id}: unknown source {self.source!r}")
+        if self.category not in CATEGORIES:
+            raise ValueError(f"question {self.id}: unknown category {self.category!r}")
+        if not 0 <= self.answer_index < len(self.options):
+            raise ValueError(f"question {self.id}: answer_index {self.answer_index} out of range")
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row["context"] = json.dumps(self.context, sort_keys=True, ensure_ascii=False, default=str)
+        row["meta"] = json.dumps(self.meta, sort_keys=True, ensure_ascii=False, default=str)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Question":
+        row = dict(row)
+        for key in ("context", "meta"):
+            if isinstance(row.get(key), str):
+                row[key] = json.loads(row[key]) if row[key] else {}
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in row.items() if k in known})
+
+
+# ---------------------------------------------------------------- prompts
+
+SYSTEM_PROMPT = (
+    "You are a clinical-trial analyst. You predict how a trial result changes when one condition "
+    "changes, reasoning from mechanisms. Answer with one line 'DECISION: (p1, p2, ...)' giving a "
+    "probability for each option in order, then 'REASON: ' and a short causal explanation."
+)
+
+
+def _fmt_result(result: dict | None) -> str:
+    if not result or result.get("value") is None:
+        return "not reported"
+    text = f"{result['value']:g}" if isinstance(result["value"], (int, float)) else str(result["value"])
+    if result.get("unit"):
+        text += f" {result['unit']}"
+    if result.get("spread") is not None and result.get("dispersion_type"):
+        text += f" ({result['dispersion_type']} {result['spread']:g})" if isinstance(result["spread"], (int, float)) else ""
+    if result.get("n"):
+        text += f", n={result['n']}"
+    return text
+
+
+def _fmt_trial(trial: dict, heading: str) -> list[str]:
+    lines = [f"{heading}: {trial.get('title', '')}".rstrip()]
+    for key, label in (("conditions", "Conditions"), ("phase", "Phase"), ("countries", "Countries"),
+                       ("population", "Population"), ("enrollment", "Enrollment")):
+        value = trial.get(key)
+        if value:
+            lines.append(f"  {label}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    for arm in trial.get("arms", []) or []:
+        desc = f" - {arm['description']}" if arm.get("description") else ""
+        lines.append(f"  Arm [{arm.get('type', '')}] {arm.get('label', '')}{desc}")
+    return lines
+
+
+def render_prompt(q: Question) -> str:
+    """The user turn for a question: trial context, the known anchor result, the change, the options."""
+    c = q.context
+    lines: list[str] = []
+    if c.get("trial"):
+        lines += _fmt_trial(c["trial"], "Trial")
+    if c.get("counterfactual_trial"):
+        lines += _fmt_trial(c["counterfactual_trial"], "Counterfactual trial")
+    out = c.get("outcome") or {}
+    if out:
+        lines.append(f"Outcome: {out.get('measure', '')}" + (f" ({out['time_frame']})" if out.get("time_frame") else ""))
+        if out.get("description"):
+            lines.append(f"  {out['description']}")
+    anchor = c.get("anchor") or {}
+    if anchor:
+        lines.append(f"Known result, {anchor.get('label', 'anchor')}: {_fmt_result(anchor.get('result'))}")
+    if q.factor and q.source != "ct_open":
+        lines.append(f"Change: {q.factor} from '{q.from_value}' to '{q.to_value}'.")
+    if c.get("question"):
+        lines.append(f"Question: {c['question']}")
+    else:
+        lines.append("Question: how does the result change under the changed condition?")
+    lines.append("Options:")
+    lines += [f"  {i + 1}. {opt}" for i, opt in enumerate(q.options)]
+    lines.append(f"Answer with DECISION: ({', '.join(f'p{i + 1}' for i in range(len(q.options)))}) then REASON: ...")
+    return "\n".join(lines)
+
+
+def render_messages(q: Question, system: bool = True) -> list[dict]:
+    msgs = [{"role": "system", "content": SYSTEM_PROMPT}] if system else []
+    msgs.append({"role": "user", "content": render_prompt(q)})
+    return msgs
+
+
+def format_answer(probs: list[float], reason: str = "") -> str:
+    """The canonical completion: the DECISION line, then the REASON."""
+    decision = "DECISION: (" + ", ".join(f"{p:.2f}" for p in probs) + ")"
+    return decision + "\nREASON: " + (reason.strip() or "-")
+
+
+def one_hot(n: int, index: int, confidence: float = 1.0) -> list[float]:
+    rest = (1.0 - confidence) / (n - 1) if n > 1 else 0.0
+    return [confidence if i == index else rest for i in range(n)]
+
+
+# ---------------------------------------------------------------- parsing
+
+_DECISION_RE = re.compile(r"DECISION\s*[:=]\s*[\(\[]([^\)\]]*)[\)\]]", re.IGNORECASE)
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
+
+
+@dataclass
+class ParsedAnswer:
+    valid: bool
+    probs: Optional[list[float]]     # normalised to sum 1 when valid
+    choice: Optional[int]            # argmax when valid
+    reason: str
+    error: str = ""
+
+
+def parse_decision(text: Any, n_options: int) -> ParsedAnswer:
+    """Parse ``DECISION: (p1, ..., pn)`` (+ ``REASON: ...``). Never raises; bad input -> invalid."""
+    if not isinstance(text, str):
+        return ParsedAnswer(False, None, None, "", "not text")
+    reason_m = re.search(r"REASON\s*:\s*(.*)", text, re.IGNORECASE | re.DOTALL)
+    reason = reason_m.group(1).strip() if reason_m else ""
+    m = _DECISION_RE.search(text)
+    if not m:
+        return ParsedAnswer(False, None, None, reason, "no DECISION tuple")
+    raw = _NUMBER_RE.findall(m.group(1))
+    if len(raw) != n_options:
+        return ParsedAnswer(False, None, None, reason, f"expected {n_options} scores, got {len(raw)}")
+    try:
+        scores = [float(s[:-1]) / 100 if s.endswith("%") else float(s) for s in raw]
+    except ValueError:
+        return ParsedAnswer(False, None, None, reason, "unreadable score")
+    if any(not math.isfinite(s) or s < 0 for s in scores):
+        return ParsedAnswer(False, None, None, reason, "negative or non-finite score")
+    total = sum(scores)
+    if total <= 0:
+        return ParsedAnswer(False, None, None, reason, "scores sum to zero")
+    probs = [s / total for s in scores]
+    return ParsedAnswer(True, probs, max(range(n_options), key=probs.__getitem__), reason)
