@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import shlex
 import sys
 import time
 
@@ -25,12 +26,24 @@ STAGES = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deepimagine", description=__doc__)
-    parser.add_argument("stage", choices=[*STAGES, "check-params"])
+    parser.add_argument("stage", choices=[*STAGES, "check-params", "profile"],
+                        help="a pipeline stage; 'check-params' validates; 'profile FILE' prints its -S overrides")
+    parser.add_argument("file", nargs="?", help="the profile file for 'profile'")
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--profile", default=None, help="a params profile merged over params.yaml (e.g. profiles/real.yaml)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.stage == "profile":
+        if not args.file:
+            parser.error("profile needs a file, e.g. deepimagine profile profiles/real.yaml")
+        try:
+            # one shell-quoted "-S key=value" per line: `deepimagine profile F | xargs dvc exp run`
+            print("\n".join(f"-S {shlex.quote(o)}" for o in params_mod.profile_overrides(args.file)))
+        except params_mod.ParamsError as e:
+            print(f"deepimagine: invalid profile {args.file}: {e}", file=sys.stderr)
+            return 2
+        return 0
     try:
         params = params_mod.load(args.params, args.set, profile=args.profile)
     except params_mod.ParamsError as e:

@@ -6,6 +6,8 @@ does work. Overrides use DVC's dotted syntax (``pairs.alpha=0.01``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import datetime
 import types
 import typing
 from dataclasses import dataclass, field
@@ -201,6 +203,8 @@ def _check(value: Any, tp: Any, key: str) -> Any:
             raise ParamsError(f"{key}: expected true/false, got {value!r}")
         return value
     if tp is str:
+        if isinstance(value, (datetime.date, datetime.datetime)):  # unquoted YAML dates (e.g. from dvc -S)
+            return value.isoformat()
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ParamsError(f"{key}: expected a string, got {value!r}")
         return str(value)
@@ -213,7 +217,7 @@ def _build(cls: type, raw: dict, prefix: str = "") -> Any:
     unknown = sorted(set(raw) - names)
     if unknown:
         key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
-        close = [n for n in names if n.lower().replace("_", "") == unknown[0].lower().replace("_", "")]
+        close = difflib.get_close_matches(unknown[0], sorted(names), n=1, cutoff=0.75)
         hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(names))})"
         raise ParamsError(f"unknown parameter {key!r}{hint}")
     kwargs = {}
@@ -262,6 +266,25 @@ def load(path: str | Path = "params.yaml", overrides: list[str] | None = None,
     for o in overrides or []:
         _apply_override(raw, o)
     return from_dict(raw)
+
+
+def profile_overrides(profile: str | Path) -> list[str]:
+    """Flatten a profile file into DVC ``-S key=value`` overrides (validated first)."""
+    raw = yaml.safe_load(Path(profile).read_text()) or {}
+    from_dict(merge(yaml.safe_load(Path("params.yaml").read_text()) or {}, raw) if Path("params.yaml").exists() else raw)
+
+    def flat(node: dict, prefix: str = "") -> list[str]:
+        out = []
+        for k, v in node.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict):
+                out += flat(v, key + ".")
+            else:
+                value = yaml.safe_dump(v, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+                out.append(f"{key}={value}")
+        return out
+
+    return flat(raw)
 
 
 def to_dict(params: Any) -> dict:
