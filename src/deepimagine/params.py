@@ -86,6 +86,10 @@ class ModelParams:
     tiny_vocab_size: int = 2048
     tiny_pretrain_steps: int = 300
     tiny_pretrain_lr: float = 0.003
+    tiny_pretrain_batch_size: int = 8
+    tiny_max_length: int = 512
+    tiny_layer_types: Literal["full", "hybrid"] = "full"
+    generate_batch_size: int = 16
     max_new_tokens: int = 48
     temperature: float = 0.0
 
