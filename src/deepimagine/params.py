@@ -107,6 +107,12 @@ class SftParams:
     grad_accum: int = 1
     max_examples: Optional[int] = 3000
     save_steps: int = 100
+    max_steps: Optional[int] = None
+    warmup_ratio: float = 0.05
+    max_reason_chars: int = 160
+    gradient_checkpointing: bool = False
+    logging_steps: int = 5
+    accelerate_config: str = "configs/accelerate/multi_gpu.yaml"
 
 
 @dataclass
