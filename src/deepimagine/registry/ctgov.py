@@ -1,0 +1,459 @@
+"""ClinicalTrials.gov API v2 client: paged, polite, retrying and resumable.
+
+``download`` pages through ``GET {base_url}`` (``/api/v2/studies``) with ``pageSize`` /
+``pageToken`` and writes every study exactly once to a gzipped JSON Lines file.
+
+Resume: every completed page is stored in a work directory as ``page_NNNNN.jsonl`` (written
+atomically), *then* ``state.json`` records the page count, the running counts and the
+``nextPageToken`` (also atomically). A process killed at any point loses at most the page in
+flight; run again with the same query, it continues from the recorded token. If the server
+rejects a stored token (HTTP 400, tokens can expire), paging restarts from the first page and
+studies already stored are skipped by nctId. The final merge de-duplicates by nctId (first
+kept) and writes the output atomically; the caller removes the work directory afterwards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import logging
+import random
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import requests
+from tqdm import tqdm
+
+from .. import io
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORK_DIR = Path("data/.ctgov_partial")
+STATE_FILE = "state.json"
+MAX_PAGE_SIZE = 1000
+PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_TOKEN_RESTARTS = 3
+MAX_RETRY_AFTER_S = 600.0
+STATE_VERSION = 1
+
+
+class CtgovError(RuntimeError):
+    """The API could not be read (gave up after retries, or a non-retryable answer)."""
+
+
+class PageTokenRejected(CtgovError):
+    """The server answered 400 to a request carrying a pageToken (expired or unknown token)."""
+
+
+def _user_agent() -> str:
+    try:
+        from importlib.metadata import version
+
+        v = version("deepimagine")
+    except Exception:  # not installed: still identify ourselves
+        v = "dev"
+    return f"deepimagine/{v} (clinical-trial research pipeline; python-requests/{requests.__version__})"
+
+
+# ---------------------------------------------------------------- query
+
+
+def _check_date(value: Optional[str], key: str) -> Optional[str]:
+    if value is None:
+        return None
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", str(value)):
+        raise ValueError(f"data.ctgov.{key}: {value!r} is not a date like 2008-01-01 (or 2008-01, 2008)")
+    return str(value)
+
+
+def validate(cfg) -> None:
+    """Raise ValueError naming the bad ``data.ctgov`` key."""
+    if cfg.max_studies is not None and cfg.max_studies < 1:
+        raise ValueError(f"data.ctgov.max_studies must be >= 1 or null (no cap), got {cfg.max_studies}")
+    if not 1 <= cfg.page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"data.ctgov.page_size must be in 1..{MAX_PAGE_SIZE} (the API's limit), got {cfg.page_size}")
+    if cfg.requests_per_second <= 0:
+        raise ValueError(f"data.ctgov.requests_per_second must be > 0, got {cfg.requests_per_second}")
+    if cfg.max_retries < 0:
+        raise ValueError(f"data.ctgov.max_retries must be >= 0, got {cfg.max_retries}")
+    if cfg.timeout_s <= 0:
+        raise ValueError(f"data.ctgov.timeout_s must be > 0, got {cfg.timeout_s}")
+    bad = [p for p in cfg.phases if p not in PHASES]
+    if bad:
+        raise ValueError(f"data.ctgov.phases: unknown phase(s) {bad}; the API's values are {list(PHASES)}")
+    if not re.match(r"^https?://", cfg.base_url or ""):
+        raise ValueError(f"data.ctgov.base_url must be an http(s) URL, got {cfg.base_url!r}")
+    _check_date(cfg.start_date_from, "start_date_from")
+    _check_date(cfg.start_date_to, "start_date_to")
+
+
+def build_query(cfg) -> dict[str, str]:
+    """The query parameters sent with every page (``pageToken``/``countTotal`` are added per page).
+
+    - ``query.cond`` / ``query.term``: condition and free-text search (when set);
+    - ``filter.advanced``: an Essie expression ANDing ``AREA[Phase](PHASE2 OR PHASE3)``,
+      ``AREA[StudyType]INTERVENTIONAL`` and ``AREA[StartDate]RANGE[from,to]`` (MIN/MAX when open);
+    - ``aggFilters=results:with``: only studies with posted results;
+    - ``pageSize``: ``min(page_size, max_studies)``; ``format=json``.
+    """
+    validate(cfg)
+    query: dict[str, str] = {"format": "json"}
+    if cfg.condition:
+        query["query.cond"] = str(cfg.condition)
+    if cfg.term:
+        query["query.term"] = str(cfg.term)
+    clauses = []
+    if cfg.phases:
+        clauses.append(f"AREA[Phase]({' OR '.join(cfg.phases)})")
+    if cfg.interventional_only:
+        clauses.append("AREA[StudyType]INTERVENTIONAL")
+    if cfg.start_date_from or cfg.start_date_to:
+        clauses.append(f"AREA[StartDate]RANGE[{cfg.start_date_from or 'MIN'},{cfg.start_date_to or 'MAX'}]")
+    if clauses:
+        query["filter.advanced"] = " AND ".join(clauses)
+    if cfg.results_only:
+        query["aggFilters"] = "results:with"
+    page_size = cfg.page_size if cfg.max_studies is None else min(cfg.page_size, cfg.max_studies)
+    query["pageSize"] = str(page_size)
+    return query
+
+
+def version_url(base_url: str) -> str:
+    """``.../api/v2/studies`` -> ``.../api/v2/version``."""
+    return re.sub(r"/studies/?$", "/version", base_url.rstrip("/"))
+
+
+def nct_id(study: Any) -> Optional[str]:
+    """``protocolSection.identificationModule.nctId`` when it is a non-empty string, else None."""
+    if not isinstance(study, dict):
+        return None
+    ident = (study.get("protocolSection") or {})
+    ident = ident.get("identificationModule") if isinstance(ident, dict) else None
+    value = ident.get("nctId") if isinstance(ident, dict) else None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+# ---------------------------------------------------------------- HTTP with retries
+
+
+class RateLimiter:
+    """At most ``rate`` request starts per second (a minimum interval between starts)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.interval = 1.0 / rate
+        self.clock, self.sleep = clock, sleep
+        self._next = 0.0
+
+    def wait(self) -> None:
+        now = self.clock()
+        if now < self._next:
+            self.sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, min(float(value), MAX_RETRY_AFTER_S))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, min(when.timestamp() - now, MAX_RETRY_AFTER_S))
+
+
+@dataclass
+class Client:
+    """GET JSON from the API with a rate limit and retries (exponential backoff, full jitter)."""
+
+    session: requests.Session
+    timeout_s: float
+    max_retries: int
+    limiter: RateLimiter
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 120.0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def from_params(cls, cfg, backoff_base_s: float = 1.0, backoff_max_s: float = 120.0,
+                    seed: int = 0) -> "Client":
+        session = requests.Session()
+        session.headers.update({"User-Agent": _user_agent(), "Accept": "application/json"})
+        return cls(session=session, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
+                   limiter=RateLimiter(cfg.requests_per_second), backoff_base_s=backoff_base_s,
+                   backoff_max_s=backoff_max_s, rng=random.Random(seed))
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**attempt))."""
+        return self.rng.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * (2 ** attempt)))
+
+    def get_json(self, url: str, params: dict[str, str], expect_key: Optional[str] = None) -> dict:
+        """GET ``url`` and return its JSON object, retrying transient failures.
+
+        Retried: 429 (waiting at least Retry-After), 500/502/503/504, timeouts, connection
+        errors and resets, and bodies that are not a complete JSON object (with ``expect_key``
+        when given). Anything else (e.g. 400, 404) raises at once.
+        """
+        attempts = self.max_retries + 1
+        last = "no attempt made"
+        full_url = requests.Request("GET", url, params=params).prepare().url
+        for attempt in range(attempts):
+            self.limiter.wait()
+            retry_after = None
+            try:
+                resp = self.session.get(url, params=params, timeout=(self.timeout_s, self.timeout_s))
+            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as e:
+                last = f"{type(e).__name__}: {e}"
+            else:
+                if resp.status_code == 200:
+                    try:
+                        payload = resp.json()
+                    except ValueError as e:  # truncated or invalid JSON
+                        last = f"HTTP 200 with an invalid JSON body ({len(resp.content)} bytes): {e}"
+                    else:
+                        if isinstance(payload, dict) and (expect_key is None or isinstance(payload.get(expect_key), list)):
+                            return payload
+                        last = f"HTTP 200 with a JSON body that is not an object with a {expect_key!r} list"
+                elif resp.status_code in RETRY_STATUSES:
+                    last = f"HTTP {resp.status_code}: {resp.text[:200]!r}"
+                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                else:
+                    msg = f"{full_url} answered HTTP {resp.status_code}: {resp.text[:300]!r}"
+                    if resp.status_code == 400 and "pageToken" in params:
+                        raise PageTokenRejected(msg)
+                    raise CtgovError(msg)
+            if attempt + 1 >= attempts:
+                break
+            wait = self.backoff(attempt)
+            if retry_after is not None:
+                wait = max(wait, retry_after)
+            log.warning("attempt %d/%d for %s failed (%s); retrying in %.2fs", attempt + 1, attempts, full_url, last, wait)
+            self.sleep(wait)
+        raise CtgovError(f"giving up on {full_url} after {attempts} attempts (max_retries={self.max_retries}); last error: {last}")
+
+
+# ---------------------------------------------------------------- resumable download
+
+
+def _page_path(work_dir: Path, index: int) -> Path:
+    return work_dir / f"page_{index:05d}.jsonl"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _new_state(base_url: str, query: dict, max_studies: Optional[int]) -> dict:
+    return {
+        "version": STATE_VERSION, "base_url": base_url, "query": query, "max_studies": max_studies,
+        "pages_done": 0, "next_page_token": None, "finished": False, "total_count": None,
+        "token_restarts": 0, "api_version": None, "started": _now(),
+        "counts": {"fetched": 0, "stored": 0, "duplicates_skipped": 0, "non_object_dropped": 0},
+        "pages": [],  # per stored page: {"file", "studies", "token"} (token = the pageToken sent)
+    }
+
+
+def _clean_tmp(directory: Path) -> None:
+    """Remove temp files left by an atomic write that was killed."""
+    if directory.is_dir():
+        for tmp in directory.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def _load_state(work_dir: Path, base_url: str, query: dict, max_studies: Optional[int]) -> dict:
+    state_path = work_dir / STATE_FILE
+    if state_path.exists():
+        try:
+            state = io.read_json(state_path)
+        except ValueError:
+            state = None
+            log.warning("%s is unreadable; starting the download afresh", state_path)
+        if state and (state.get("version"), state.get("base_url"), state.get("query"), state.get("max_studies")) == (
+                STATE_VERSION, base_url, query, max_studies):
+            log.info("resuming the ClinicalTrials.gov download: %d pages (%d studies) already stored in %s",
+                     state["pages_done"], state["counts"]["stored"], work_dir)
+            return state
+        if state:
+            log.warning("%s holds a download for a different query; discarding it", work_dir)
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return _new_state(base_url, query, max_studies)
+
+
+def _stored_ids(work_dir: Path, state: dict) -> set[str]:
+    ids: set[str] = set()
+    for page in state["pages"]:
+        for study in io.read_jsonl(work_dir / page["file"]):
+            sid = nct_id(study)
+            if sid:
+                ids.add(sid)
+    return ids
+
+
+def _fetch_api_version(client: Client, base_url: str) -> Optional[dict]:
+    url = version_url(base_url)
+    saved = client.max_retries
+    client.max_retries = min(saved, 2)
+    try:
+        payload = client.get_json(url, {})
+        return {k: payload[k] for k in ("apiVersion", "dataTimestamp") if k in payload} or None
+    except CtgovError as e:
+        log.warning("could not read the API version from %s: %s", url, e)
+        return None
+    finally:
+        client.max_retries = saved
+
+
+def fetch_pages(cfg, work_dir: Path = DEFAULT_WORK_DIR, *, client: Optional[Client] = None,
+                backoff_base_s: float = 1.0, progress: bool = True) -> dict:
+    """Fetch (or resume fetching) every page of the query into ``work_dir``; return the state."""
+    query = build_query(cfg)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    _clean_tmp(work_dir)
+    state = _load_state(work_dir, cfg.base_url, query, cfg.max_studies)
+    client = client or Client.from_params(cfg, backoff_base_s=backoff_base_s)
+    if state["pages_done"] == 0 and not state["finished"] and state["api_version"] is None:
+        state["api_version"] = _fetch_api_version(client, cfg.base_url)
+    known = set() if state["finished"] else _stored_ids(work_dir, state)
+    counts = state["counts"]
+    bar_total = state["total_count"]
+    if bar_total is not None and cfg.max_studies is not None:
+        bar_total = min(bar_total, cfg.max_studies)
+    bar = tqdm(total=bar_total, initial=counts["stored"], unit="study", desc="ctgov", disable=not progress)
+    try:
+        while not state["finished"]:
+            if cfg.max_studies is not None and counts["stored"] >= cfg.max_studies:
+                state["finished"] = True
+                break
+            token = state["next_page_token"]
+            params = dict(query)
+            if token:
+                params["pageToken"] = token
+            else:
+                params["countTotal"] = "true"
+            try:
+                payload = client.get_json(cfg.base_url, params, expect_key="studies")
+            except PageTokenRejected as e:
+                if state["token_restarts"] >= MAX_TOKEN_RESTARTS:
+                    raise CtgovError(f"page tokens rejected {state['token_restarts'] + 1} times; last: {e}") from e
+                state["token_restarts"] += 1
+                state["next_page_token"] = None
+                log.warning("stored page token rejected (%s); paging again from the first page, "
+                            "skipping the %d studies already stored", e, len(known))
+                io.write_json(work_dir / STATE_FILE, state)
+                continue
+            if not token and isinstance(payload.get("totalCount"), int):
+                state["total_count"] = payload["totalCount"]
+                bar.total = payload["totalCount"] if cfg.max_studies is None else min(payload["totalCount"], cfg.max_studies)
+                bar.refresh()
+            new_rows = []
+            for study in payload["studies"]:
+                counts["fetched"] += 1
+                if not isinstance(study, dict):
+                    counts["non_object_dropped"] += 1
+                    continue
+                sid = nct_id(study)
+                if sid is not None:
+                    if sid in known:
+                        counts["duplicates_skipped"] += 1
+                        continue
+                    known.add(sid)
+                new_rows.append(study)
+            index = state["pages_done"]
+            name = _page_path(work_dir, index).name
+            io.write_jsonl(work_dir / name, new_rows)  # the page first ...
+            next_token = payload.get("nextPageToken") or None
+            if next_token is not None and next_token == token:
+                raise CtgovError(f"{cfg.base_url} returned the same nextPageToken it was given ({token!r}); stopping")
+            counts["stored"] += len(new_rows)
+            state["pages"].append({"file": name, "studies": len(new_rows), "token": token})
+            state["pages_done"] = index + 1
+            state["next_page_token"] = next_token
+            state["finished"] = next_token is None
+            io.write_json(work_dir / STATE_FILE, state)  # ... then the state that points past it
+            bar.update(len(new_rows))
+        state["finished_at"] = state.get("finished_at") or _now()
+        io.write_json(work_dir / STATE_FILE, state)
+    finally:
+        bar.close()
+    return state
+
+
+def _iter_merged(work_dir: Path, state: dict, max_studies: Optional[int], tally: dict) -> Iterator[dict]:
+    seen: set[str] = set()
+    for page in state["pages"]:
+        for study in io.read_jsonl(work_dir / page["file"]):
+            if max_studies is not None and tally["written"] >= max_studies:
+                tally["over_max_studies"] += 1
+                continue
+            sid = nct_id(study)
+            if sid is not None:
+                if sid in seen:
+                    tally["duplicates_skipped"] += 1
+                    continue
+                seen.add(sid)
+            else:
+                tally["invalid"] += 1
+            tally["written"] += 1
+            yield study
+
+
+def merge_pages(work_dir: Path, state: dict, out_path: Path) -> dict:
+    """Write the stored pages to ``out_path`` (gzipped JSON Lines, atomically); return counts."""
+    tally = {"written": 0, "duplicates_skipped": 0, "invalid": 0, "over_max_studies": 0}
+    io.write_jsonl(out_path, _iter_merged(Path(work_dir), state, state.get("max_studies"), tally))
+    counts = dict(state["counts"])
+    counts["duplicates_skipped"] += tally["duplicates_skipped"]
+    counts.update(written=tally["written"], invalid=tally["invalid"], over_max_studies=tally["over_max_studies"])
+    return counts
+
+
+def download(cfg, out_path: Path, work_dir: Path = DEFAULT_WORK_DIR, *, backoff_base_s: float = 1.0,
+             client: Optional[Client] = None, progress: bool = True, remove_work_dir: bool = False) -> dict:
+    """Fetch (resuming if possible) and write every study of the query to ``out_path``.
+
+    Returns a summary for the manifest: query, counts, api_version, times. Counts reconcile:
+    ``fetched = written + duplicates_skipped + non_object_dropped + over_max_studies``
+    (``invalid`` studies, with no nctId, are written for the tables stage to quarantine).
+    """
+    state = fetch_pages(cfg, work_dir, client=client, backoff_base_s=backoff_base_s, progress=progress)
+    counts = merge_pages(Path(work_dir), state, Path(out_path))
+    if counts["written"] == 0:
+        log.warning("the query matched no studies: %s", state["query"])
+    summary = {
+        "query": {"base_url": cfg.base_url, "params": state["query"], "max_studies": cfg.max_studies},
+        "counts": counts,
+        "total_count": state["total_count"],
+        "pages": state["pages_done"],
+        "token_restarts": state["token_restarts"],
+        "api_version": state["api_version"],
+        "fetch_started": state["started"],
+        "fetch_finished": state["finished_at"],
+    }
+    if remove_work_dir:
+        remove_work(work_dir)
+    return summary
+
+
+def remove_work(work_dir: Path = DEFAULT_WORK_DIR) -> None:
+    shutil.rmtree(Path(work_dir), ignore_errors=True)
