@@ -128,6 +128,12 @@ class RlParams:
     rewards: list[str] = field(default_factory=lambda: ["correctness", "log_score", "format"])
     reward_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.2])
     use_vllm: Any = "auto"
+    vllm_gpu_memory_utilization: float = 0.3
+    grad_accum: int = 1
+    gradient_checkpointing: bool = False
+    logging_steps: int = 1
+    save_steps: int = 10
+    accelerate_config: str = "configs/accelerate/multi_gpu.yaml"
 
 
 @dataclass
