@@ -9,7 +9,7 @@ Faults (queued with ``server.faults.extend([...])``, one per /studies request, i
 (headers and half the body, then a TCP reset), ``"disconnect"`` (close without answering),
 ``"truncated"`` (a 200 whose JSON body is cut short, with a matching Content-Length),
 ``"slow"`` (sleep ``server.slow_s`` before answering), ``"400"``.
-``server.fail_forever = "500"`` answers every /studies request with that fault.
+``server.delay_s`` slows every /studies answer. ``server.fail_forever = "500"`` answers every /studies request with that fault.
 ``server.block_at = k`` holds the k-th /studies request (0-based) until ``server.release`` is
 set; ``server.blocked`` is set when it arrives. ``server.expire_tokens()`` makes every token
 issued so far answer 400. ``server.requests`` records each request (path, params, outcome).
@@ -106,6 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
             owner.blocked.set()
             owner.release.wait(timeout=60)
         record["outcome"] = fault or 200
+        if owner.delay_s:
+            time.sleep(owner.delay_s)
         if fault in ("429", "500", "503", "400"):
             headers = {"Retry-After": str(owner.retry_after)} if fault == "429" else {}
             return self._send(int(fault), json.dumps({"error": f"injected {fault}"}).encode(), headers)
@@ -145,6 +147,7 @@ class CtgovTestServer:
         self.fail_forever: str | None = None
         self.retry_after = "1"
         self.slow_s = 1.0
+        self.delay_s = 0.0  # added to every /studies answer (to make kill timing land mid-run)
         self.block_at: int | None = None
         self.blocked = threading.Event()
         self.release = threading.Event()

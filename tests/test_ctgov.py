@@ -265,6 +265,31 @@ class _FailAfter:
         self.server.faults.clear()
 
 
+def test_repeated_kills_at_random_moments(server, studies, tmp_path):
+    """SIGKILL at random moments (mid-request, mid-write, mid-merge), then one run to the end."""
+    import random
+
+    rng = random.Random(7)
+    server.delay_s = 0.04
+    cfg = make_cfg(server, page_size=3)  # 20 pages
+    out, work = tmp_path / "raw" / "studies.jsonl.gz", tmp_path / "partial"
+    args = [sys.executable, "-c", CHILD, json.dumps(dataclasses.asdict(cfg)), str(out), str(work)]
+    kills = 0
+    for _ in range(6):
+        child = subprocess.Popen(args)
+        time.sleep(rng.uniform(0.25, 0.6))
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+            kills += 1
+        child.wait(timeout=10)
+    assert kills >= 2
+    finished = subprocess.run(args, timeout=60)
+    assert finished.returncode == 0
+    assert ids_in(out) == expected_ids(studies)
+    served = [c["params"].get("pageToken") for c in server.studies_calls() if c["outcome"] == 200]
+    assert len(served) - len(set(served)) <= kills  # at most the page in flight is fetched again per kill
+
+
 def test_expired_token_restarts_paging_and_skips_stored_studies(server, studies, tmp_path):
     cfg = make_cfg(server)
     out, work = tmp_path / "studies.jsonl.gz", tmp_path / "partial"
