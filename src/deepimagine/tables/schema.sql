@@ -60,7 +60,8 @@ CREATE TABLE arm_interventions (
 CREATE TABLE doses (
     nct_id          VARCHAR,
     arm_id          INTEGER,
-    intervention_id INTEGER,         -- NULL when the dose was read from the arm text alone
+    intervention_id INTEGER,         -- source 'intervention': that intervention; source 'arm': the arm's only linked
+                                     -- intervention, NULL when the arm links none or several
     source          VARCHAR,         -- 'arm' | 'intervention' (which text it was parsed from)
     text            VARCHAR,         -- the text it was parsed from
     value           DOUBLE,          -- in `unit`
@@ -68,7 +69,11 @@ CREATE TABLE doses (
     value_mg        DOUBLE,          -- value converted to mg where the unit allows (mg, mcg, g, ng), else NULL
     frequency       VARCHAR,         -- normalised: QD | BID | TID | QID | QW | Q2W | Q3W | Q4W | QM | ONCE | PRN | NULL
     route           VARCHAR,         -- normalised: oral | iv | sc | im | topical | inhaled | intranasal | ... | NULL
-    is_placebo      BOOLEAN
+    is_placebo      BOOLEAN,
+    -- added by the tables stage (additive):
+    dose_index      INTEGER,         -- 0-based position of this dose within `text` (several doses -> several rows)
+    value_upper     DOUBLE,          -- upper end of a range ('10-20 mg' -> value 10, value_upper 20), else NULL
+    qualifier       VARCHAR          -- 'range' | 'up to' | NULL
 );
 
 CREATE TABLE outcomes (

@@ -1,0 +1,655 @@
+"""Build data/registry.duckdb from data/raw/studies.jsonl.gz with DuckDB SQL.
+
+Three set-based stages:
+1. ``lines``: every line of the gzip file read by DuckDB's CSV reader as one VARCHAR, numbered and
+   classified (blank | invalid JSON | not a JSON object | ok).
+2. ``docs`` / ``s``: each ok line parsed ONCE with ``json_transform`` into a typed STRUCT holding only the
+   parts we need (every leaf as VARCHAR, so a wrong scalar type never fails the parse), then validated per
+   study (legacy v1 record, missing nctId, duplicate nctId -> study-level rejects).
+3. The normalised tables of schema.sql, each one INSERT ... SELECT over ``s`` with ``unnest``; the few
+   text normalisers that are easier in Python (doses, time frames, intervention names) run once per
+   DISTINCT string and are joined back.
+
+Invariant: non-blank lines = rows in ``studies`` + distinct lines with a study-level reject.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+import duckdb
+import pyarrow as pa
+
+from .doses import dose_rows
+from .normalize import intervention_name_norm, time_frame_weeks
+
+log = logging.getLogger(__name__)
+
+V = "VARCHAR"
+# The parts of an API v2 study the tables need. Leaves are VARCHAR: json_transform then never fails on
+# a wrong scalar type (enrollment "abc" stays "abc" and TRY_CAST decides); a container of the wrong type
+# becomes NULL (see TYPE_CHECKS for how that is reported).
+STRUCTURE = {
+    "FullStudiesResponse": "JSON",
+    "hasResults": V,
+    "protocolSection": {
+        "identificationModule": {"nctId": V, "briefTitle": V, "officialTitle": V},
+        "statusModule": {
+            "overallStatus": V,
+            "startDateStruct": {"date": V},
+            "completionDateStruct": {"date": V},
+            "resultsFirstPostDateStruct": {"date": V},
+        },
+        "sponsorCollaboratorsModule": {"leadSponsor": {"name": V, "class": V}},
+        "descriptionModule": {"briefSummary": V},
+        "conditionsModule": {"conditions": [V]},
+        "designModule": {
+            "studyType": V,
+            "phases": [V],
+            "designInfo": {"allocation": V, "interventionModel": V, "primaryPurpose": V, "maskingInfo": {"masking": V}},
+            "enrollmentInfo": {"count": V, "type": V},
+        },
+        "armsInterventionsModule": {
+            "armGroups": [{"label": V, "type": V, "description": V, "interventionNames": [V]}],
+            "interventions": [{"type": V, "name": V, "description": V, "armGroupLabels": [V], "otherNames": [V]}],
+        },
+        "eligibilityModule": {"sex": V, "minimumAge": V, "maximumAge": V, "healthyVolunteers": V, "stdAges": [V],
+                              "eligibilityCriteria": V},
+        "contactsLocationsModule": {"locations": [{"country": V}]},
+    },
+    "derivedSection": {"conditionBrowseModule": {"meshes": [{"term": V}], "browseLeaves": [{"name": V, "asFound": V}]}},
+    "resultsSection": {"outcomeMeasuresModule": {"outcomeMeasures": [{
+        "type": V, "title": V, "description": V, "timeFrame": V, "unitOfMeasure": V, "paramType": V,
+        "dispersionType": V, "reportingStatus": V,
+        "groups": [{"id": V, "title": V, "description": V}],
+        "denoms": [{"units": V, "counts": [{"groupId": V, "value": V}]}],
+        "classes": [{"title": V, "categories": [{"title": V, "measurements": [
+            {"groupId": V, "value": V, "spread": V, "lowerLimit": V, "upperLimit": V}]}]}],
+        "analyses": [{"groupIds": [V], "pValue": V, "statisticalMethod": V, "paramType": V, "paramValue": V,
+                      "ciPctValue": V, "ciLowerLimit": V, "ciUpperLimit": V, "nonInferiorityType": V}],
+    }]}},
+}
+
+# (JSON path, typed parent expression, typed child expression, table): a present parent with a NULL child
+# means the child was absent or of the wrong type; only those studies are re-read to tell which.
+TYPE_CHECKS = [
+    ("$.protocolSection.armsInterventionsModule.armGroups", "d.protocolSection.armsInterventionsModule",
+     "d.protocolSection.armsInterventionsModule.armGroups", "arms"),
+    ("$.protocolSection.armsInterventionsModule.interventions", "d.protocolSection.armsInterventionsModule",
+     "d.protocolSection.armsInterventionsModule.interventions", "interventions"),
+    ("$.protocolSection.conditionsModule.conditions", "d.protocolSection.conditionsModule",
+     "d.protocolSection.conditionsModule.conditions", "conditions"),
+    ("$.protocolSection.contactsLocationsModule.locations", "d.protocolSection.contactsLocationsModule",
+     "d.protocolSection.contactsLocationsModule.locations", "countries"),
+    ("$.protocolSection.designModule.phases", "d.protocolSection.designModule",
+     "d.protocolSection.designModule.phases", "studies"),
+    ("$.resultsSection.outcomeMeasuresModule.outcomeMeasures", "d.resultsSection",
+     "d.resultsSection.outcomeMeasuresModule.outcomeMeasures", "outcomes"),
+]
+
+TABLES = ["studies", "conditions", "arms", "interventions", "arm_interventions", "doses", "outcomes",
+          "result_groups", "measurements", "analyses", "countries", "eligibility", "rejects"]
+
+MACROS = r"""
+CREATE OR REPLACE TEMP MACRO parse_date(x) AS coalesce(
+    try_strptime(trim(x), '%Y-%m-%d')::DATE, try_strptime(trim(x), '%Y-%m')::DATE, try_strptime(trim(x), '%Y')::DATE,
+    try_strptime(trim(x), '%B %d, %Y')::DATE, try_strptime(trim(x), '%B %Y')::DATE);
+CREATE OR REPLACE TEMP MACRO num(x) AS CASE
+    WHEN regexp_matches(trim(x), '^[-+]?([0-9][0-9,]*\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$')
+    THEN TRY_CAST(replace(trim(x), ',', '') AS DOUBLE) END;
+CREATE OR REPLACE TEMP MACRO age_years(x) AS
+    TRY_CAST(regexp_extract(lower(trim(x)), '^([0-9]+(?:\.[0-9]+)?)\s*(year|month|week|day|hour|minute)s?$', 1) AS DOUBLE)
+    / CASE regexp_extract(lower(trim(x)), '^([0-9]+(?:\.[0-9]+)?)\s*(year|month|week|day|hour|minute)s?$', 2)
+        WHEN 'year' THEN 1.0 WHEN 'month' THEN 12.0 WHEN 'week' THEN 52.1775 WHEN 'day' THEN 365.25
+        WHEN 'hour' THEN 8766.0 WHEN 'minute' THEN 525960.0 END;
+CREATE OR REPLACE TEMP MACRO age_absent(x) AS x IS NULL OR upper(trim(x)) IN ('', 'N/A', 'NA', 'NONE');
+CREATE OR REPLACE TEMP MACRO pv_parts(x) AS regexp_extract(
+    replace(replace(replace(trim(x), '≤', '<='), '≥', '>='), ' ', ''),
+    '^(?:[pP]\s*)?(<=|>=|<|>|=)?([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$', ['modifier', 'number']);
+CREATE OR REPLACE TEMP MACRO label_norm(x) AS nullif(trim(regexp_replace(regexp_replace(lower(coalesce(x, '')),
+    '\([^)]*\)', ' ', 'g'), '[^a-z0-9]+', ' ', 'g')), '');
+CREATE OR REPLACE TEMP MACRO text_norm(x) AS nullif(trim(regexp_replace(lower(coalesce(x, '')), '[^a-z0-9]+', ' ', 'g')), '');
+CREATE OR REPLACE TEMP MACRO cut(x) AS left(CAST(x AS VARCHAR), 200);
+"""
+
+
+@dataclass
+class BuildResult:
+    db_path: Path
+    studies_in_raw: int
+    rows: dict[str, int]
+    rejects_by_reason: dict[str, int]
+    rejects_by_level: dict[str, int]
+    seconds: float
+
+    def metrics(self) -> dict:
+        return {
+            "studies_in_raw": self.studies_in_raw,
+            "rows": self.rows,
+            "rejects_by_reason": self.rejects_by_reason,
+            "rejects_by_level": self.rejects_by_level,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def schema_sql() -> str:
+    return resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def regions_sql() -> str:
+    return resources.files(__package__).joinpath("regions.sql").read_text(encoding="utf-8")
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def build(studies_path: str | Path, db_path: str | Path, threads: int = 2, memory_limit: str = "4GB") -> BuildResult:
+    """Build the registry database at ``db_path`` (atomically: a temp file renamed on success)."""
+    started = time.perf_counter()
+    studies_path, db_path = Path(studies_path), Path(db_path)
+    if not studies_path.exists():
+        raise FileNotFoundError(f"{studies_path} not found: run the download stage first")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db_path.parent / f".{db_path.name}.{os.getpid()}.tmp"
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute(f"SET threads = {int(threads)}")
+            con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
+            con.execute("SET preserve_insertion_order = true")
+            con.execute(f"SET temp_directory = {_sql_str(str(db_path.parent / '.duckdb_tmp'))}")
+            result = _build_into(con, studies_path)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, db_path)
+    finally:
+        for p in (tmp, Path(str(tmp) + ".wal")):
+            p.unlink(missing_ok=True)
+    result.db_path = db_path
+    result.seconds = time.perf_counter() - started
+    log.info("registry %s: %d studies in raw, rows %s, rejects %s (%.1fs)", db_path, result.studies_in_raw,
+             result.rows, result.rejects_by_reason, result.seconds)
+    return result
+
+
+def _build_into(con: duckdb.DuckDBPyConnection, studies_path: Path) -> BuildResult:
+    con.execute(schema_sql())
+    con.execute(MACROS)
+    con.execute(regions_sql())
+    _stage1_lines(con, studies_path)
+    _stage2_studies(con)
+    _stage3_tables(con)
+    return _summarise(con)
+
+
+# ----------------------------------------------------------------- stage 1: lines
+
+
+def _stage1_lines(con, studies_path: Path) -> None:
+    # One VARCHAR column per line: no delimiter / quote / escape can split a JSON line (\x01 never
+    # occurs unescaped in valid JSON; an invalid line that holds one is still one line thanks to
+    # strict_mode=false + null_padding). Blank lines come through as NULL, keeping line numbers.
+    src = _sql_str(str(studies_path))
+    con.execute(f"""
+        CREATE TEMP TABLE lines AS
+        SELECT row_number() OVER () AS line, txt
+        FROM read_csv({src}, columns={{'txt': 'VARCHAR'}}, delim='\x01', quote='', escape='', header=false,
+                      auto_detect=false, max_line_size=33554432, strict_mode=false, null_padding=true,
+                      compression='{'gzip' if studies_path.suffix == '.gz' else 'none'}')
+    """)
+    con.execute("""
+        CREATE TEMP TABLE line_status AS
+        SELECT line, CASE
+            WHEN txt IS NULL OR trim(txt) = '' THEN 'blank'
+            WHEN NOT json_valid(txt) THEN 'invalid JSON'
+            WHEN NOT starts_with(ltrim(txt), '{') THEN 'not a JSON object'
+            ELSE 'ok' END AS status,
+            CASE WHEN txt IS NOT NULL AND NOT json_valid(txt) THEN cut(txt) END AS detail
+        FROM lines
+    """)
+
+
+# ----------------------------------------------------------------- stage 2: one typed struct per study
+
+
+def _stage2_studies(con) -> None:
+    structure = _sql_str(json.dumps(STRUCTURE))
+    con.execute(f"""
+        CREATE TEMP TABLE docs AS
+        SELECT l.line, json_transform(l.txt, {structure}) AS d
+        FROM lines l JOIN line_status USING (line) WHERE status = 'ok'
+    """)
+    con.execute("""
+        CREATE TEMP TABLE cand AS
+        SELECT line, d, nullif(trim(d.protocolSection.identificationModule.nctId), '') AS nct_id,
+               d.FullStudiesResponse IS NOT NULL AS legacy
+        FROM docs
+    """)
+    con.execute("""
+        CREATE TEMP TABLE cand_ranked AS
+        SELECT line, nct_id, legacy,
+               CASE WHEN NOT legacy AND nct_id IS NOT NULL
+                    THEN row_number() OVER (PARTITION BY nct_id, (NOT legacy AND nct_id IS NOT NULL) ORDER BY line) END AS rk,
+               CASE WHEN NOT legacy AND nct_id IS NOT NULL
+                    THEN min(line) OVER (PARTITION BY nct_id, (NOT legacy AND nct_id IS NOT NULL)) END AS first_line
+        FROM cand
+    """)
+    # study-level rejects
+    con.execute("""
+        CREATE TEMP TABLE rej AS
+        SELECT NULL::VARCHAR AS nct_id, line, 'study' AS level, NULL::VARCHAR AS tbl, status AS reason, detail
+        FROM line_status WHERE status IN ('invalid JSON', 'not a JSON object')
+        UNION ALL
+        SELECT NULL, line, 'study', NULL, 'legacy v1 format (FullStudiesResponse)', NULL FROM cand_ranked WHERE legacy
+        UNION ALL
+        SELECT NULL, line, 'study', NULL, 'missing nctId', NULL FROM cand_ranked WHERE NOT legacy AND nct_id IS NULL
+        UNION ALL
+        SELECT nct_id, line, 'study', NULL, 'duplicate nctId', 'first seen at line ' || first_line
+        FROM cand_ranked WHERE rk > 1
+    """)
+    con.execute("""
+        CREATE TEMP TABLE s AS
+        SELECT c.line, c.nct_id, c.d FROM cand c JOIN cand_ranked r USING (line) WHERE r.rk = 1
+    """)
+    # containers of the wrong type (value level): re-read only the studies whose typed child came out NULL
+    for path, parent, child, tbl in TYPE_CHECKS:
+        con.execute(f"""
+            INSERT INTO rej
+            SELECT s.nct_id, s.line, 'value', {_sql_str(tbl)}, 'wrong type: ' || {_sql_str(path[2:])} || ' is ' || t.jt
+                   || ', expected ARRAY', cut(json_extract(l.txt, {_sql_str(path)}))
+            FROM s JOIN lines l USING (line)
+            CROSS JOIN LATERAL (SELECT json_type(l.txt, {_sql_str(path)}) AS jt) t
+            WHERE {parent.replace('d.', 's.d.', 1)} IS NOT NULL AND {child.replace('d.', 's.d.', 1)} IS NULL
+              AND t.jt IS NOT NULL AND t.jt NOT IN ('ARRAY', 'NULL')
+        """)
+    con.execute("DROP TABLE lines")
+    con.execute("DROP TABLE docs")
+    con.execute("DROP TABLE cand")
+
+
+# ----------------------------------------------------------------- stage 3: normalised tables
+
+
+def _register_distinct(con, name: str, sql: str, fn, out_type: pa.DataType) -> None:
+    """Run a pure Python function once per distinct value of ``sql`` (one VARCHAR column) into table ``name``."""
+    values = [r[0] for r in con.execute(sql).fetchall()]
+    tbl = pa.table({"text": pa.array(values, pa.string()), "out": pa.array([fn(v) for v in values], out_type)})
+    con.register(f"{name}_arrow", tbl)
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(f"{name}_arrow")
+
+
+def _stage3_tables(con) -> None:
+    # -- flat per-entity temp tables (one unnest each) -------------------------------------------
+    con.execute("""
+        CREATE TEMP TABLE t_arms AS
+        SELECT nct_id, line, unnest(range(len(ag))) AS arm_id, unnest(ag) AS a
+        FROM (SELECT nct_id, line, d.protocolSection.armsInterventionsModule.armGroups AS ag FROM s)
+    """)
+    con.execute("""
+        CREATE TEMP TABLE t_int AS
+        SELECT nct_id, line, unnest(range(len(iv))) AS intervention_id, unnest(iv) AS i
+        FROM (SELECT nct_id, line, d.protocolSection.armsInterventionsModule.interventions AS iv FROM s)
+    """)
+    con.execute("""
+        CREATE TEMP TABLE t_om AS
+        SELECT nct_id, line, unnest(range(len(om))) AS outcome_id, unnest(om) AS o
+        FROM (SELECT nct_id, line, d.resultsSection.outcomeMeasuresModule.outcomeMeasures AS om FROM s)
+    """)
+
+    # -- countries ---------------------------------------------------------------------------------
+    con.execute("""
+        INSERT INTO countries BY NAME
+        SELECT c.nct_id, c.country, coalesce(r.region, 'Other') AS region
+        FROM (SELECT DISTINCT nct_id, trim(loc.country) AS country
+              FROM (SELECT nct_id, unnest(d.protocolSection.contactsLocationsModule.locations) AS loc FROM s)
+              WHERE nullif(trim(loc.country), '') IS NOT NULL) c
+        LEFT JOIN (SELECT lower(country) AS k, any_value(region) AS region FROM country_region GROUP BY 1) r
+               ON r.k = lower(c.country)
+        ORDER BY c.nct_id, c.country
+    """)
+
+    # -- studies -----------------------------------------------------------------------------------
+    con.execute("""
+        INSERT INTO studies BY NAME
+        SELECT s.nct_id,
+            d.protocolSection.identificationModule.briefTitle AS brief_title,
+            d.protocolSection.identificationModule.officialTitle AS official_title,
+            d.protocolSection.descriptionModule.briefSummary AS brief_summary,
+            d.protocolSection.statusModule.overallStatus AS overall_status,
+            d.protocolSection.designModule.studyType AS study_type,
+            nullif(array_to_string(list_filter(d.protocolSection.designModule.phases,
+                                               lambda x: x IS NOT NULL AND upper(x) NOT IN ('NA', 'N/A', '')), '/'), '') AS phase,
+            d.protocolSection.designModule.designInfo.allocation AS allocation,
+            d.protocolSection.designModule.designInfo.interventionModel AS intervention_model,
+            d.protocolSection.designModule.designInfo.primaryPurpose AS primary_purpose,
+            d.protocolSection.designModule.designInfo.maskingInfo.masking AS masking,
+            TRY_CAST(num(d.protocolSection.designModule.enrollmentInfo.count) AS INTEGER) AS enrollment,
+            d.protocolSection.designModule.enrollmentInfo.type AS enrollment_type,
+            parse_date(d.protocolSection.statusModule.startDateStruct.date) AS start_date,
+            parse_date(d.protocolSection.statusModule.completionDateStruct.date) AS completion_date,
+            parse_date(d.protocolSection.statusModule.resultsFirstPostDateStruct.date) AS results_first_posted,
+            coalesce(TRY_CAST(d.hasResults AS BOOLEAN), d.resultsSection IS NOT NULL) AS has_results,
+            d.protocolSection.sponsorCollaboratorsModule.leadSponsor.name AS sponsor,
+            d.protocolSection.sponsorCollaboratorsModule.leadSponsor.class AS sponsor_class,
+            coalesce(len(d.protocolSection.armsInterventionsModule.armGroups), 0) AS n_arms,
+            coalesce(c.n, 0) AS n_countries
+        FROM s LEFT JOIN (SELECT nct_id, count(*) AS n FROM countries GROUP BY 1) c USING (nct_id)
+        ORDER BY s.nct_id
+    """)
+    _value_rejects_studies(con)
+
+    # -- conditions (+ MeSH term) ------------------------------------------------------------------
+    con.execute("""
+        CREATE TEMP TABLE t_cond AS
+        SELECT nct_id, unnest(range(len(cs))) AS cond_idx, unnest(cs) AS condition, n_mesh
+        FROM (SELECT nct_id, d.protocolSection.conditionsModule.conditions AS cs,
+                     len(d.derivedSection.conditionBrowseModule.meshes) AS n_mesh FROM s)
+    """)
+    con.execute("""
+        INSERT INTO conditions BY NAME
+        WITH cond AS (
+            SELECT nct_id, cond_idx, condition, n_mesh,
+                   nullif(trim(regexp_replace(lower(condition), '\\s+', ' ', 'g')), '') AS condition_norm,
+                   count(*) OVER (PARTITION BY nct_id) AS n_cond
+            FROM t_cond WHERE condition IS NOT NULL),
+        mesh AS (SELECT nct_id, unnest(range(len(ms))) AS pos, unnest(ms).term AS term
+                 FROM (SELECT nct_id, d.derivedSection.conditionBrowseModule.meshes AS ms FROM s)),
+        leaf AS (SELECT nct_id, l.name AS term, lower(trim(l.asFound)) AS found
+                 FROM (SELECT nct_id, unnest(d.derivedSection.conditionBrowseModule.browseLeaves) AS l FROM s)
+                 WHERE l.asFound IS NOT NULL AND l.name IS NOT NULL),
+        raw_cands AS (
+            SELECT c.nct_id, c.cond_idx, m.term, 4 AS score, length(m.term) AS len
+            FROM cond c JOIN mesh m ON m.nct_id = c.nct_id AND lower(m.term) = c.condition_norm
+            UNION ALL
+            SELECT c.nct_id, c.cond_idx, l.term, 3, length(l.found)
+            FROM cond c JOIN leaf l ON l.nct_id = c.nct_id AND l.found = c.condition_norm
+            UNION ALL
+            SELECT c.nct_id, c.cond_idx, l.term, 2, length(l.found)
+            FROM cond c JOIN leaf l ON l.nct_id = c.nct_id AND length(l.found) >= 4
+                 AND contains(' ' || text_norm(c.condition_norm) || ' ', ' ' || text_norm(l.found) || ' ')
+            UNION ALL
+            SELECT c.nct_id, c.cond_idx, m.term, 1, 0
+            FROM cond c JOIN mesh m ON m.nct_id = c.nct_id WHERE c.n_cond = 1 AND c.n_mesh = 1),
+        cands AS (  -- prefer terms listed in the study's own meshes, earliest first
+            SELECT rc.*, coalesce(-min(m.pos), -1000000) AS mesh_rank
+            FROM raw_cands rc LEFT JOIN mesh m ON m.nct_id = rc.nct_id AND m.term = rc.term GROUP BY ALL),
+        best AS (SELECT nct_id, cond_idx, arg_max(term, (score, len, mesh_rank, term)) AS mesh_term FROM cands GROUP BY 1, 2)
+        SELECT c.nct_id, c.condition, c.condition_norm, b.mesh_term
+        FROM cond c LEFT JOIN best b USING (nct_id, cond_idx)
+        ORDER BY c.nct_id, c.cond_idx
+    """)
+
+    # -- arms, interventions, links ----------------------------------------------------------------
+    con.execute("""
+        INSERT INTO arms BY NAME
+        SELECT nct_id, arm_id, a.label AS label, a.type AS arm_type, a.description AS description
+        FROM t_arms ORDER BY nct_id, arm_id
+    """)
+    _register_distinct(con, "name_norms",
+                       "SELECT DISTINCT i.name FROM t_int WHERE i.name IS NOT NULL ORDER BY 1",
+                       intervention_name_norm, pa.string())
+    con.execute("""
+        INSERT INTO interventions BY NAME
+        SELECT t.nct_id, t.intervention_id, i.type AS intervention_type, i.name AS name, n.out AS name_norm,
+               i.description AS description, i.otherNames AS other_names
+        FROM t_int t LEFT JOIN name_norms n ON n.text = t.i.name
+        ORDER BY t.nct_id, t.intervention_id
+    """)
+    con.execute("""
+        INSERT INTO arm_interventions BY NAME
+        WITH by_label AS (   -- interventions[].armGroupLabels -> arm label
+            SELECT t.nct_id, a.arm_id, t.intervention_id
+            FROM (SELECT nct_id, intervention_id, unnest(i.armGroupLabels) AS lbl FROM t_int) t
+            JOIN t_arms a ON a.nct_id = t.nct_id AND lower(trim(a.a.label)) = lower(trim(t.lbl))),
+        by_name AS (         -- armGroups[].interventionNames ('Drug: X') -> intervention name
+            SELECT a.nct_id, a.arm_id, t.intervention_id
+            FROM (SELECT nct_id, arm_id, unnest(a.interventionNames) AS nm FROM t_arms) a
+            JOIN t_int t ON t.nct_id = a.nct_id
+                 AND lower(trim(t.i.name)) = lower(trim(CASE WHEN position(': ' IN a.nm) > 0
+                                                             THEN a.nm[position(': ' IN a.nm) + 2:] ELSE a.nm END)))
+        SELECT DISTINCT nct_id, arm_id, intervention_id FROM (SELECT * FROM by_label UNION ALL SELECT * FROM by_name)
+        ORDER BY nct_id, arm_id, intervention_id
+    """)
+    _doses(con)
+
+    # -- eligibility -------------------------------------------------------------------------------
+    con.execute("""
+        INSERT INTO eligibility BY NAME
+        SELECT nct_id, e.sex AS sex, age_years(e.minimumAge) AS min_age_years, age_years(e.maximumAge) AS max_age_years,
+               TRY_CAST(e.healthyVolunteers AS BOOLEAN) AS healthy_volunteers, e.stdAges AS std_ages,
+               e.eligibilityCriteria AS criteria
+        FROM (SELECT nct_id, d.protocolSection.eligibilityModule AS e FROM s) WHERE e IS NOT NULL
+        ORDER BY nct_id
+    """)
+    con.execute("""
+        INSERT INTO rej
+        SELECT nct_id, line, 'value', 'eligibility', 'unparseable age', k || ': ' || cut(v)
+        FROM (SELECT s.nct_id, s.line, unnest(['minimumAge', 'maximumAge']) AS k,
+                     unnest([d.protocolSection.eligibilityModule.minimumAge, d.protocolSection.eligibilityModule.maximumAge]) AS v
+              FROM s)
+        WHERE NOT age_absent(v) AND age_years(v) IS NULL
+    """)
+
+    # -- outcomes, result groups, measurements, analyses ------------------------------------------
+    _register_distinct(con, "time_weeks",
+                       "SELECT DISTINCT o.timeFrame FROM t_om WHERE o.timeFrame IS NOT NULL ORDER BY 1",
+                       time_frame_weeks, pa.float64())
+    con.execute("""
+        INSERT INTO outcomes BY NAME
+        SELECT t.nct_id, t.outcome_id, o.type AS outcome_type, o.title AS measure, o.description AS description,
+               o.timeFrame AS time_frame, w.out AS time_weeks, o.unitOfMeasure AS unit, o.paramType AS param_type,
+               o.dispersionType AS dispersion_type, o.reportingStatus AS reporting_status
+        FROM t_om t LEFT JOIN time_weeks w ON w.text = t.o.timeFrame
+        ORDER BY t.nct_id, t.outcome_id
+    """)
+    _result_groups(con)
+    con.execute("""
+        CREATE TEMP TABLE t_meas AS
+        WITH c AS (SELECT nct_id, line, outcome_id, unnest(o.classes) AS cl FROM t_om),
+        cat AS (SELECT nct_id, line, outcome_id, cl.title AS class_title, unnest(cl.categories) AS ca FROM c)
+        SELECT nct_id, line, outcome_id, class_title, ca.title AS category, unnest(ca.measurements) AS m FROM cat
+    """)
+    con.execute("""
+        INSERT INTO measurements BY NAME
+        SELECT nct_id, outcome_id, m.groupId AS group_id, class_title, category, m.value AS value_text,
+               num(m.value) AS value, num(m.spread) AS spread, num(m.lowerLimit) AS lower_limit, num(m.upperLimit) AS upper_limit
+        FROM t_meas
+    """)
+    con.execute("""
+        INSERT INTO rej
+        SELECT nct_id, line, 'value', 'measurements', 'unparseable measurement value',
+               'outcome ' || outcome_id || ' ' || coalesce(m.groupId, '?') || ': ' || cut(m.value)
+        FROM t_meas WHERE m.value IS NOT NULL AND num(m.value) IS NULL
+    """)
+    con.execute("""
+        CREATE TEMP TABLE t_an AS
+        SELECT nct_id, line, outcome_id, unnest(range(len(o.analyses))) AS analysis_id, unnest(o.analyses) AS a FROM t_om
+    """)
+    con.execute("""
+        INSERT INTO analyses BY NAME
+        SELECT nct_id, outcome_id, analysis_id, a.groupIds AS group_ids, a.pValue AS p_value_text,
+               CASE WHEN num(pv.number) BETWEEN 0 AND 1 THEN num(pv.number) END AS p_value,
+               CASE WHEN num(pv.number) BETWEEN 0 AND 1 THEN coalesce(nullif(pv.modifier, ''), '=') END AS p_value_modifier,
+               a.statisticalMethod AS method, a.paramType AS param_type, num(a.paramValue) AS estimate,
+               num(a.ciPctValue) AS ci_pct, num(a.ciLowerLimit) AS ci_lower, num(a.ciUpperLimit) AS ci_upper,
+               a.nonInferiorityType AS non_inferiority_type
+        FROM (SELECT *, pv_parts(a.pValue) AS pv FROM t_an)
+        ORDER BY nct_id, outcome_id, analysis_id
+    """)
+    con.execute("""
+        INSERT INTO rej
+        SELECT nct_id, line, 'value', 'analyses', 'unparseable p-value',
+               'outcome ' || outcome_id || ' analysis ' || analysis_id || ': ' || cut(a.pValue)
+        FROM (SELECT *, pv_parts(a.pValue) AS pv FROM t_an)
+        WHERE a.pValue IS NOT NULL AND NOT coalesce(num(pv.number) BETWEEN 0 AND 1, false)
+        UNION ALL
+        SELECT nct_id, line, 'value', 'analyses', 'unparseable estimate',
+               'outcome ' || outcome_id || ' analysis ' || analysis_id || ': ' || cut(a.paramValue)
+        FROM t_an WHERE a.paramValue IS NOT NULL AND num(a.paramValue) IS NULL
+    """)
+
+    # -- rejects -----------------------------------------------------------------------------------
+    con.execute("""
+        INSERT INTO rejects BY NAME
+        SELECT nct_id, line, level, tbl, reason, detail FROM rej
+        ORDER BY line, level, tbl NULLS FIRST, reason, detail
+    """)
+
+
+def _value_rejects_studies(con) -> None:
+    con.execute("""
+        INSERT INTO rej
+        SELECT nct_id, line, 'value', 'studies', 'unparseable enrollment', cut(v)
+        FROM (SELECT nct_id, line, d.protocolSection.designModule.enrollmentInfo.count AS v FROM s)
+        WHERE v IS NOT NULL AND TRY_CAST(num(v) AS INTEGER) IS NULL
+        UNION ALL
+        SELECT nct_id, line, 'value', 'studies', 'unparseable date', k || ': ' || cut(v)
+        FROM (SELECT nct_id, line, unnest(['start_date', 'completion_date', 'results_first_posted']) AS k,
+                     unnest([d.protocolSection.statusModule.startDateStruct.date,
+                             d.protocolSection.statusModule.completionDateStruct.date,
+                             d.protocolSection.statusModule.resultsFirstPostDateStruct.date]) AS v FROM s)
+        WHERE v IS NOT NULL AND parse_date(v) IS NULL
+    """)
+
+
+def _result_groups(con) -> None:
+    """result_groups with their design arm: exact label, exact description, containment, then fuzzy title."""
+    con.execute("""
+        CREATE TEMP TABLE t_groups AS
+        WITH g AS (SELECT nct_id, outcome_id, unnest(o.groups) AS g FROM t_om),
+        dn AS (SELECT nct_id, outcome_id, unnest(coalesce(list_filter(o.denoms, lambda x: lower(x.units) = 'participants'),
+                                                         o.denoms)[1].counts) AS c FROM t_om)
+        SELECT g.nct_id, g.outcome_id, g.g.id AS group_id, g.g.title AS title, g.g.description AS description,
+               (SELECT TRY_CAST(num(any_value(dn.c.value)) AS INTEGER) FROM dn
+                WHERE dn.nct_id = g.nct_id AND dn.outcome_id = g.outcome_id AND dn.c.groupId = g.g.id) AS n
+        FROM g
+    """)
+    con.execute("""
+        CREATE TEMP TABLE t_group_arm AS
+        WITH gk AS (SELECT DISTINCT nct_id, title, description, label_norm(title) AS tn, text_norm(description) AS dn FROM t_groups),
+        ak AS (SELECT nct_id, arm_id, label_norm(a.label) AS ln, text_norm(a.description) AS adn FROM t_arms),
+        cands AS (
+            SELECT gk.nct_id, gk.title, gk.description, ak.arm_id,
+                   CASE WHEN gk.tn = ak.ln THEN 5
+                        WHEN gk.dn = ak.adn THEN 4
+                        WHEN contains(' ' || gk.tn || ' ', ' ' || ak.ln || ' ') THEN 3
+                        WHEN contains(' ' || ak.ln || ' ', ' ' || gk.tn || ' ') THEN 2.5
+                        WHEN length(ak.adn) >= 20 AND (contains(gk.dn, ak.adn) OR contains(ak.adn, gk.dn)) THEN 2
+                        WHEN jaro_winkler_similarity(gk.tn, ak.ln) >= 0.85 THEN 1
+                   END AS score,
+                   CASE WHEN gk.tn = ak.ln OR gk.dn = ak.adn THEN 0
+                        ELSE greatest(length(ak.ln), jaro_winkler_similarity(gk.tn, ak.ln)) END AS tie
+            FROM gk JOIN ak USING (nct_id)),
+        scored AS (SELECT *, rank() OVER (PARTITION BY nct_id, title, description ORDER BY score DESC, tie DESC) AS rk
+                   FROM cands WHERE score IS NOT NULL)
+        SELECT nct_id, title, description, min(arm_id) AS arm_id
+        FROM scored WHERE rk = 1 GROUP BY ALL HAVING count(*) = 1   -- ambiguous best -> no arm
+    """)
+    con.execute("""
+        INSERT INTO result_groups BY NAME
+        SELECT g.nct_id, g.outcome_id, g.group_id, g.title, g.description, m.arm_id, g.n
+        FROM t_groups g LEFT JOIN t_group_arm m
+             ON m.nct_id = g.nct_id AND m.title IS NOT DISTINCT FROM g.title AND m.description IS NOT DISTINCT FROM g.description
+        ORDER BY g.nct_id, g.outcome_id, g.group_id
+    """)
+
+
+def _doses(con) -> None:
+    """doses from arm texts (description, else label) and intervention texts (name, else description)."""
+    texts = [r[0] for r in con.execute("""
+        SELECT DISTINCT t FROM (
+            SELECT a.description AS t FROM t_arms UNION ALL SELECT a.label FROM t_arms
+            UNION ALL SELECT i.name FROM t_int UNION ALL SELECT i.description FROM t_int)
+        WHERE t IS NOT NULL ORDER BY 1
+    """).fetchall()]
+    cols = dose_rows(texts)
+    tbl = pa.table({
+        "text": pa.array(cols["text"], pa.string()), "dose_index": pa.array(cols["dose_index"], pa.int32()),
+        "value": pa.array(cols["value"], pa.float64()), "unit": pa.array(cols["unit"], pa.string()),
+        "value_mg": pa.array(cols["value_mg"], pa.float64()), "frequency": pa.array(cols["frequency"], pa.string()),
+        "route": pa.array(cols["route"], pa.string()), "is_placebo": pa.array(cols["is_placebo"], pa.bool_()),
+        "value_upper": pa.array(cols["value_upper"], pa.float64()), "qualifier": pa.array(cols["qualifier"], pa.string()),
+        "looks_like_dose": pa.array(cols["looks_like_dose"], pa.bool_()),
+    })
+    con.register("dose_parsed_arrow", tbl)
+    con.execute("CREATE TEMP TABLE dose_parsed AS SELECT * FROM dose_parsed_arrow")
+    con.unregister("dose_parsed_arrow")
+    con.execute("""
+        CREATE TEMP TABLE dose_text AS
+        SELECT text, count(dose_index) AS n_doses, bool_or(looks_like_dose) AS looks_like_dose FROM dose_parsed GROUP BY 1
+    """)
+    con.execute("""
+        CREATE TEMP TABLE arm_dose_src AS
+        WITH links AS (SELECT nct_id, arm_id, count(*) AS n_links, min(intervention_id) AS only_id
+                       FROM arm_interventions GROUP BY 1, 2),
+        drug_arm AS (SELECT DISTINCT ai.nct_id, ai.arm_id FROM arm_interventions ai
+                     JOIN interventions i USING (nct_id, intervention_id)
+                     WHERE i.intervention_type IN ('DRUG', 'BIOLOGICAL', 'COMBINATION_PRODUCT'))
+        SELECT a.nct_id, a.line, a.arm_id,
+               CASE WHEN coalesce(dd.n_doses, 0) > 0 THEN a.a.description
+                    WHEN coalesce(dl.n_doses, 0) > 0 THEN a.a.label END AS dose_text,
+               coalesce(a.a.description, a.a.label) AS main_text,
+               coalesce(dd.looks_like_dose, dl.looks_like_dose, false) AS looks_like_dose,
+               CASE WHEN l.n_links = 1 THEN l.only_id END AS intervention_id,
+               (da.arm_id IS NOT NULL OR (l.n_links IS NULL AND a.a.type IN ('EXPERIMENTAL', 'ACTIVE_COMPARATOR'))) AS is_drug_arm
+        FROM t_arms a
+        LEFT JOIN dose_text dd ON dd.text = a.a.description
+        LEFT JOIN dose_text dl ON dl.text = a.a.label
+        LEFT JOIN links l ON l.nct_id = a.nct_id AND l.arm_id = a.arm_id
+        LEFT JOIN drug_arm da ON da.nct_id = a.nct_id AND da.arm_id = a.arm_id
+    """)
+    con.execute("""
+        CREATE TEMP TABLE int_dose_src AS
+        SELECT t.nct_id, ai.arm_id, t.intervention_id,
+               CASE WHEN coalesce(dn.n_doses, 0) > 0 THEN t.i.name
+                    WHEN coalesce(dd.n_doses, 0) > 0 THEN t.i.description END AS dose_text
+        FROM t_int t
+        LEFT JOIN arm_interventions ai ON ai.nct_id = t.nct_id AND ai.intervention_id = t.intervention_id
+        LEFT JOIN dose_text dn ON dn.text = t.i.name
+        LEFT JOIN dose_text dd ON dd.text = t.i.description
+    """)
+    con.execute("""
+        INSERT INTO doses BY NAME
+        SELECT * EXCLUDE (src_order) FROM (
+            SELECT s.nct_id, s.arm_id, s.intervention_id, 'arm' AS source, s.dose_text AS text, p.dose_index,
+                   p.value, p.unit, p.value_mg, p.frequency, p.route, p.is_placebo, p.value_upper, p.qualifier, 0 AS src_order
+            FROM arm_dose_src s JOIN dose_parsed p ON p.text = s.dose_text AND p.dose_index IS NOT NULL
+            UNION ALL
+            SELECT s.nct_id, s.arm_id, s.intervention_id, 'intervention', s.dose_text, p.dose_index,
+                   p.value, p.unit, p.value_mg, p.frequency, p.route, p.is_placebo, p.value_upper, p.qualifier, 1
+            FROM int_dose_src s JOIN dose_parsed p ON p.text = s.dose_text AND p.dose_index IS NOT NULL)
+        ORDER BY nct_id, arm_id NULLS LAST, src_order, intervention_id NULLS FIRST, dose_index
+    """)
+    con.execute("""
+        INSERT INTO rej
+        SELECT nct_id, line, 'value', 'doses', 'unparseable dose', 'arm ' || arm_id || ': ' || cut(main_text)
+        FROM arm_dose_src WHERE dose_text IS NULL AND is_drug_arm AND looks_like_dose
+    """)
+
+
+# ----------------------------------------------------------------- summary
+
+
+def _summarise(con) -> BuildResult:
+    rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    studies_in_raw = con.execute("SELECT count(*) FROM line_status WHERE status <> 'blank'").fetchone()[0]
+    by_reason = dict(con.execute(
+        "SELECT level || ': ' || reason, count(*) FROM rejects GROUP BY 1 ORDER BY 1").fetchall())
+    by_level = dict(con.execute("SELECT level, count(*) FROM rejects GROUP BY 1 ORDER BY 1").fetchall())
+    study_rejected = con.execute("SELECT count(DISTINCT line) FROM rejects WHERE level = 'study'").fetchone()[0]
+    if rows["studies"] + study_rejected != studies_in_raw:
+        raise RuntimeError(f"count mismatch: {studies_in_raw} studies in raw != {rows['studies']} studies "
+                           f"+ {study_rejected} study-level rejects")
+    return BuildResult(db_path=Path(), studies_in_raw=studies_in_raw, rows=rows, rejects_by_reason=by_reason,
+                       rejects_by_level=by_level, seconds=0.0)

@@ -1,0 +1,22 @@
+"""``deepimagine tables``: data/raw/studies.jsonl.gz -> data/registry.duckdb + metrics/tables.json."""
+from __future__ import annotations
+
+import logging
+
+from .. import io
+from ..params import Params
+from .build import build
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = io.METRICS_DIR / "tables.json"
+
+
+def run(params: Params) -> dict:
+    """Build the registry database from the raw studies and write the stage metrics; returns the metrics."""
+    result = build(io.STUDIES_FILE, io.REGISTRY_DB, threads=params.tables.threads,
+                   memory_limit=params.tables.memory_limit)
+    metrics = result.metrics()
+    io.write_json(METRICS_FILE, metrics)
+    log.info("wrote %s and %s", io.REGISTRY_DB, METRICS_FILE)
+    return metrics
