@@ -204,7 +204,7 @@ def _stage1_lines(con, studies_path: Path) -> None:
         CREATE TEMP TABLE lines AS
         SELECT row_number() OVER () AS line, txt
         FROM read_csv({src}, columns={{'txt': 'VARCHAR'}}, delim='\x01', quote='', escape='', header=false,
-                      auto_detect=false, max_line_size=33554432, strict_mode=false, null_padding=true,
+                      auto_detect=false, max_line_size=16777216, buffer_size=33554432, strict_mode=false, null_padding=true,
                       compression='{'gzip' if studies_path.suffix == '.gz' else 'none'}')
     """)
     con.execute("""

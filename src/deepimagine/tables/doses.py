@@ -48,6 +48,8 @@ _SCI = re.compile(
 
 
 def _sci_sub(m: re.Match) -> str:
+    if abs(int(m.group("e") or m.group("e2"))) > 30:  # not a dose: leave the text alone
+        return m.group(0)
     if m.group("e") is not None:
         mant = float(m.group("m")) if m.group("m") else 1.0
         val = mant * 10 ** int(m.group("e"))
@@ -106,7 +108,7 @@ _DOSE = re.compile(
     rf"(?<![\w.])(?P<v1>{_NUM})"
     rf"(?:\s*(?:-|to)\s*(?P<v2>{_NUM}))?"
     rf"\s*(?:{_UNIT_GROUPS})"
-    rf"(?![A-Za-z0-9]|\s*/\s*[A-Za-z])",             # not part of a longer word or a rate (mg/mL, mL/min)
+    rf"(?![A-Za-z0-9]|\s*/\s*[A-Za-z0-9])",             # not part of a longer word or a rate (mg/mL, mL/min)
     re.IGNORECASE,
 )
 
