@@ -1,0 +1,256 @@
+"""CT Open-compatible scoring, plus calibration and bootstrap intervals. Pure functions on arrays.
+
+Conventions (see docs/evaluation.md):
+- ``probs``: one probability vector per question (its options in order) or ``None`` for an invalid
+  (unparseable) answer; ``valid`` flags; ``gold``: the index of the true option; ``categories``.
+- An invalid answer is counted in ``invalid_rate``, scored as a uniform distribution over the
+  question's options for cross-entropy / Brier / calibration, and as a wrong prediction for
+  accuracy / balanced accuracy / macro-F1 (predicted label -1: a false negative of the true class,
+  a false positive of no class).
+- Per category (CT Open's official definitions): class-balanced accuracy (mean recall over the
+  classes present in the gold labels), macro-F1 (mean F1 over the labels present in the gold labels
+  or the valid predictions), cross-entropy of the probability given to the true option (clipped at
+  ``EPS``). ``overall_*`` = the unweighted mean over the categories present.
+- 3-option comparative_effect is also scored collapsed: options 0/1 -> "significant difference",
+  2 -> "none". The predicted collapsed label is the collapse of the predicted option (argmax); the
+  collapsed probability of "significant" is p0 + p1. Reported as ``comparative_effect_collapsed``,
+  kept out of the overall mean.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+EPS = 1e-6
+HEADLINE = ("bacc", "f1", "ce")
+COLLAPSED = "comparative_effect_collapsed"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def prepare(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool],
+            n_options: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> (P, pred, is_valid): P is (n, max_k), rows renormalised, uniform over the question's options
+    when invalid, zero-padded past them; pred is the argmax (first on ties), -1 when invalid."""
+    n = len(n_options)
+    k_max = max(n_options) if n else 1
+    P = np.zeros((n, k_max), dtype=float)
+    pred = np.full(n, -1, dtype=int)
+    ok = np.zeros(n, dtype=bool)
+    for i, (p, v, k) in enumerate(zip(probs, valid, n_options)):
+        arr = None
+        if v and p is not None and len(p) == k:
+            arr = np.asarray(p, dtype=float)
+            if not np.all(np.isfinite(arr)) or np.any(arr < 0) or arr.sum() <= 0:
+                arr = None
+        if arr is None:
+            P[i, :k] = 1.0 / k
+        else:
+            P[i, :k] = arr / arr.sum()
+            pred[i] = int(np.argmax(arr))
+            ok[i] = True
+    return P, pred, ok
+
+
+# ---------------------------------------------------------------- batched core (also used by the bootstrap)
+
+
+def _confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
+    """Confusion counts for a batch of resamples. y, pred: (B, n) -> (B, k, k + 1); column k = invalid."""
+    B = y.shape[0]
+    col = np.where(pred < 0, k, pred)
+    flat = (np.arange(B)[:, None] * k * (k + 1) + y * (k + 1) + col).ravel()
+    return np.bincount(flat, minlength=B * k * (k + 1)).reshape(B, k, k + 1)
+
+
+def _bacc_f1(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    k = C.shape[1]
+    tp = np.diagonal(C[:, :, :k], axis1=1, axis2=2).astype(float)
+    support = C.sum(axis=2).astype(float)            # gold count per class
+    predicted = C[:, :, :k].sum(axis=1).astype(float)  # predicted count per class
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
+        bacc = np.nanmean(np.where(support > 0, recall, np.nan), axis=1)
+        denom = 2 * tp + (predicted - tp) + (support - tp)
+        f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+        present = (support > 0) | (predicted > 0)
+        f1 = np.where(present, f1, np.nan)
+        macro = np.nanmean(f1, axis=1)
+    return bacc, macro
+
+
+def _item_losses(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-question cross-entropy (clipped) and multi-class Brier score."""
+    p_true = np.clip(P[np.arange(len(y)), y], EPS, 1.0)
+    onehot = np.zeros_like(P)
+    onehot[np.arange(len(y)), y] = 1.0
+    return -np.log(p_true), ((P - onehot) ** 2).sum(axis=1)
+
+
+def _category_batch(y, pred, ce_items, brier_items, k, idx) -> dict[str, np.ndarray]:
+    """Metrics of one category for each row of resample indices ``idx`` (B, n)."""
+    C = _confusion(y[idx], pred[idx], k)
+    bacc, f1 = _bacc_f1(C)
+    return {
+        "bacc": bacc,
+        "f1": f1,
+        "ce": ce_items[idx].mean(axis=1),
+        "brier": brier_items[idx].mean(axis=1),
+        "acc": (pred[idx] == y[idx]).mean(axis=1),
+    }
+
+
+# ---------------------------------------------------------------- simple metrics (single sample)
+
+
+def balanced_accuracy(y_true, y_pred, n_classes: int) -> float:
+    y = np.asarray(y_true)[None]
+    return float(_bacc_f1(_confusion(y, np.asarray(y_pred)[None], n_classes))[0][0])
+
+
+def macro_f1(y_true, y_pred, n_classes: int) -> float:
+    y = np.asarray(y_true)[None]
+    return float(_bacc_f1(_confusion(y, np.asarray(y_pred)[None], n_classes))[1][0])
+
+
+def cross_entropy(P, y_true) -> float:
+    return float(_item_losses(np.asarray(P, float), np.asarray(y_true))[0].mean())
+
+
+def brier_score(P, y_true) -> float:
+    return float(_item_losses(np.asarray(P, float), np.asarray(y_true))[1].mean())
+
+
+def calibration_bins(confidence, correct, n_bins: int) -> list[dict]:
+    """Equal-width bins of top-label confidence: count, mean confidence, accuracy (empty bins kept)."""
+    conf = np.asarray(confidence, float)
+    corr = np.asarray(correct, float)
+    b = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    out = []
+    for i in range(n_bins):
+        m = b == i
+        out.append({
+            "bin": i, "lo": i / n_bins, "hi": (i + 1) / n_bins, "count": int(m.sum()),
+            "confidence": float(conf[m].mean()) if m.any() else None,
+            "accuracy": float(corr[m].mean()) if m.any() else None,
+        })
+    return out
+
+
+def expected_calibration_error(confidence, correct, n_bins: int) -> float:
+    """ECE = sum over bins of (bin share) * |accuracy - mean confidence| (top-label, equal-width bins)."""
+    n = len(confidence)
+    if n == 0:
+        return float("nan")
+    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"])
+                     for b in calibration_bins(confidence, correct, n_bins) if b["count"]))
+
+
+def collapse_comparative(P: np.ndarray, pred: np.ndarray, y: np.ndarray):
+    """3-option comparative effect -> (P2, pred2, y2): 0 = significant difference (options 0/1), 1 = none."""
+    P2 = np.stack([P[:, 0] + P[:, 1], P[:, 2]], axis=1)
+    pred2 = np.where(pred < 0, -1, (pred == 2).astype(int))
+    return P2, pred2, (y == 2).astype(int)
+
+
+# ---------------------------------------------------------------- full scoring
+
+
+def _ci(values: np.ndarray) -> list[float]:
+    v = values[np.isfinite(values)]
+    if not len(v):
+        return [float("nan"), float("nan")]
+    return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
+
+
+def _group_table(keys: Sequence[str], P, pred, ok, y, cats, ce_items, brier_items) -> dict:
+    """Breakdown by an item attribute (kind, factor): n, accuracy, mean per-category bacc, CE, Brier, invalid."""
+    keys = np.asarray([str(k) for k in keys])
+    table = {}
+    for key in sorted(set(keys)):
+        m = keys == key
+        baccs = []
+        for c in sorted(set(cats[m])):
+            mc = m & (cats == c)
+            baccs.append(balanced_accuracy(y[mc], pred[mc], P.shape[1]))
+        table[key] = {
+            "n": int(m.sum()),
+            "acc": float((pred[m] == y[m]).mean()),
+            "bacc": float(np.mean(baccs)),
+            "ce": float(ce_items[m].mean()),
+            "brier": float(brier_items[m].mean()),
+            "invalid_rate": float(1 - ok[m].mean()),
+        }
+    return table
+
+
+def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gold: Sequence[int],
+          categories: Sequence[str], n_options: Sequence[int], *, kinds: Optional[Sequence[str]] = None,
+          factors: Optional[Sequence[str]] = None, ece_bins: int = 10, bootstrap: int = 0,
+          seed: int = 0) -> dict:
+    """All metrics of one predictor on one question set.
+
+    Returns {"n", "invalid_rate", "overall_{bacc,f1,ce,brier}", "ece", "categories": {cat: {...}},
+    "ci": {"overall_bacc": [lo, hi], ..., "<cat>.bacc": [lo, hi], ...}, "calibration": [...],
+    "by_kind": {...}, "by_factor": {...}}. CIs: stratified (within category) bootstrap percentiles.
+    """
+    n = len(gold)
+    if not (len(probs) == len(valid) == len(categories) == len(n_options) == n):
+        raise ValueError("probs, valid, gold, categories and n_options must have the same length")
+    if n == 0:
+        raise ValueError("no questions to score")
+    P, pred, ok = prepare(probs, valid, n_options)
+    y = np.asarray(gold, dtype=int)
+    if np.any((y < 0) | (y >= np.asarray(n_options))):
+        raise ValueError("a gold index is out of its question's option range")
+    cats = np.asarray(categories, dtype=object)
+    ce_items, brier_items = _item_losses(P, y)
+
+    # strata: each category, plus the collapsed comparative effect on its 3-option questions
+    strata: dict[str, tuple] = {}
+    for c in sorted(set(cats)):
+        m = np.flatnonzero(cats == c)
+        k = int(np.max(np.asarray(n_options)[m]))
+        strata[c] = (y[m], pred[m], ce_items[m], brier_items[m], k, P[m, :k])
+    ce3 = np.flatnonzero((cats == "comparative_effect") & (np.asarray(n_options) == 3))
+    if len(ce3):
+        P2, pred2, y2 = collapse_comparative(P[ce3], pred[ce3], y[ce3])
+        ce2, br2 = _item_losses(P2, y2)
+        strata[COLLAPSED] = (y2, pred2, ce2, br2, 2, P2)
+
+    result: dict = {"n": n, "n_valid": int(ok.sum()), "invalid_rate": float(1 - ok.mean()), "categories": {}}
+    rng = np.random.default_rng(seed)
+    boot: dict[str, dict[str, np.ndarray]] = {}
+    for name, (yc, pc, cec, brc, k, _) in strata.items():
+        full = _category_batch(yc, pc, cec, brc, k, np.arange(len(yc))[None])
+        result["categories"][name] = {m: float(v[0]) for m, v in full.items()} | {
+            "n": int(len(yc)), "class_counts": np.bincount(yc, minlength=k).tolist()}
+        if bootstrap > 0:
+            idx = rng.integers(0, len(yc), size=(bootstrap, len(yc)))
+            boot[name] = _category_batch(yc, pc, cec, brc, k, idx)
+
+    main = [c for c in result["categories"] if c != COLLAPSED]
+    for m in ("bacc", "f1", "ce", "brier"):
+        result[f"overall_{m}"] = float(np.mean([result["categories"][c][m] for c in main]))
+
+    conf = P.max(axis=1)
+    correct = pred == y
+    result["ece"] = expected_calibration_error(conf, correct, ece_bins)
+    result["calibration"] = calibration_bins(conf, correct, ece_bins)
+    result["confusion"] = {c: _confusion(s[0][None], s[1][None], s[4])[0].tolist() for c, s in strata.items()}
+
+    if bootstrap > 0:
+        ci = {}
+        for m in ("bacc", "f1", "ce", "brier"):
+            ci[f"overall_{m}"] = _ci(np.mean([boot[c][m] for c in main], axis=0))
+        for c, b in boot.items():
+            for m in HEADLINE:
+                ci[f"{c}.{m}"] = _ci(b[m])
+        result["ci"] = ci
+    if kinds is not None:
+        result["by_kind"] = _group_table(kinds, P, pred, ok, y, cats, ce_items, brier_items)
+    if factors is not None:
+        result["by_factor"] = _group_table(factors, P, pred, ok, y, cats, ce_items, brier_items)
+    return result

@@ -1,0 +1,50 @@
+"""The headline metrics file (metrics/eval.json) and the Markdown report (metrics/report.md)."""
+from __future__ import annotations
+
+import math
+
+from .metrics import COLLAPSED
+
+HEADLINE_KEYS = ("overall_bacc", "overall_f1", "overall_ce", "ece", "invalid_rate")
+
+
+def _r(x: float, nd: int = 4):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd)
+
+
+def headline(results: dict[str, dict[str, dict]]) -> dict:
+    """{benchmark: {predictor: {overall_bacc, overall_f1, overall_ce, ece, invalid_rate, n}}}: what dvc exp show lists."""
+    return {bench: {pred: {k: _r(res[k]) for k in HEADLINE_KEYS} | {"n": res["n"]} for pred, res in preds.items()}
+            for bench, preds in results.items()}
+
+
+def _cell(value, ci) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if ci and all(c is not None and not math.isnan(c) for c in ci):
+        return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{value:.3f}"
+
+
+def render_report(results: dict[str, dict[str, dict]], notes: dict[str, str] | None = None) -> str:
+    """A Markdown table per benchmark: predictor x category, balanced accuracy, macro-F1, CE (95% bootstrap CIs)."""
+    lines = ["# DeepImagine evaluation", "",
+             "Balanced accuracy (BAcc), macro-F1 and cross-entropy of the true option (CE, lower is better), "
+             "with 95% bootstrap intervals. `overall` = mean over categories; "
+             f"`{COLLAPSED}` = 3-option comparative effect scored as significant vs none (not in overall). "
+             "Invalid answers count as wrong (BAcc, F1) and as uniform (CE). See docs/evaluation.md.", ""]
+    for bench, preds in results.items():
+        lines += [f"## {bench}", ""]
+        if notes and notes.get(bench):
+            lines += [notes[bench], ""]
+        lines += ["| predictor | category | n | BAcc | macro-F1 | CE | invalid |", "|---|---|---:|---|---|---|---:|"]
+        for pred, res in preds.items():
+            ci = res.get("ci", {})
+            lines.append(f"| {pred} | **overall** | {res['n']} | {_cell(res['overall_bacc'], ci.get('overall_bacc'))} | "
+                         f"{_cell(res['overall_f1'], ci.get('overall_f1'))} | {_cell(res['overall_ce'], ci.get('overall_ce'))} | "
+                         f"{res['invalid_rate']:.3f} |")
+            for cat, cres in res["categories"].items():
+                lines.append(f"| {pred} | {cat} | {cres['n']} | {_cell(cres['bacc'], ci.get(f'{cat}.bacc'))} | "
+                             f"{_cell(cres['f1'], ci.get(f'{cat}.f1'))} | {_cell(cres['ce'], ci.get(f'{cat}.ce'))} | |")
+        lines.append("")
+    return "\n".join(lines)

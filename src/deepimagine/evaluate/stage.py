@@ -1,0 +1,151 @@
+"""``deepimagine evaluate``: score every predictor on every benchmark with the same metrics.
+
+Benchmarks: 'test' (data/pairs/test.jsonl) and 'ct_open' (data/pairs/ct_open.jsonl, when present).
+The scored question set is chosen once per benchmark: all questions, or, when LLM predictors are
+present and ``evaluate.max_llm_questions`` is smaller than the benchmark, a deterministic sample
+stratified by category; every predictor is scored on that same set. The non-LLM predictors are then
+also scored on the whole benchmark, reported as '<benchmark>_full'.
+
+Outputs (JSON written directly rather than through dvclive, whose fixed layout does not match
+dvc.yaml's declared paths):
+  metrics/eval.json                                   headline numbers ({benchmark: {predictor: {...}}})
+  metrics/predictions/<benchmark>/<predictor>.json    all metrics, CIs, calibration, confusion, breakdowns
+  metrics/predictions/<benchmark>/<predictor>.jsonl   predictions (id, probs, valid, text)
+  metrics/plots/...                                   see plots.py
+  metrics/report.md                                   predictor x category table (also printed)
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Optional
+
+from .. import io
+from ..baselines.stage import benchmark_files, read_questions
+from ..questions import Question
+from .metrics import score
+from .plots import safe_name, write_plots
+from .predictors import Prediction, Predictor, is_llm, make_predictors
+from .report import headline, render_report
+
+log = logging.getLogger(__name__)
+
+EVAL_FILE = io.METRICS_DIR / "eval.json"
+PREDICTIONS_DIR = io.METRICS_DIR / "predictions"
+PLOTS_DIR = io.METRICS_DIR / "plots"
+REPORT_FILE = io.METRICS_DIR / "report.md"
+
+
+def stratified_sample(questions: list[Question], size: Optional[int], seed: int) -> list[Question]:
+    """A deterministic sample of ``size`` questions, allocated to categories in proportion (largest
+    remainder, at least one per category when size allows), ordered by a seeded hash of the id within
+    each category. Returned in the input order. ``None`` or a size >= the set returns all questions."""
+    if size is None or size >= len(questions):
+        return list(questions)
+    if size <= 0:
+        raise ValueError("max_llm_questions must be positive (or null for all)")
+    by_cat: dict[str, list[Question]] = defaultdict(list)
+    for q in questions:
+        by_cat[q.category].append(q)
+    cats = sorted(by_cat)
+    exact = {c: size * len(by_cat[c]) / len(questions) for c in cats}
+    alloc = {c: min(len(by_cat[c]), max(1 if size >= len(cats) else 0, math.floor(exact[c]))) for c in cats}
+    for c in sorted(cats, key=lambda c: (exact[c] - math.floor(exact[c]), c), reverse=True):
+        if sum(alloc.values()) >= size:
+            break
+        if alloc[c] < len(by_cat[c]):
+            alloc[c] += 1
+    while sum(alloc.values()) > size:  # the at-least-one floor can overshoot: trim the largest
+        c = max(cats, key=lambda c: alloc[c])
+        alloc[c] -= 1
+
+    def key(q: Question) -> str:
+        return hashlib.sha256(f"{seed}:{q.id}".encode()).hexdigest()
+
+    chosen = {q.id for c in cats for q in sorted(by_cat[c], key=key)[:alloc[c]]}
+    return [q for q in questions if q.id in chosen]
+
+
+def align(questions: list[Question], predictions: list[Prediction], name: str) -> list[Prediction]:
+    """Predictions in question order; a question the predictor did not answer counts as invalid."""
+    by_id = {p.id: p for p in predictions}
+    missing = [q.id for q in questions if q.id not in by_id]
+    if missing:
+        log.warning("%s: no prediction for %d questions (e.g. %s); scored as invalid", name, len(missing), missing[:3])
+    return [by_id.get(q.id) or Prediction(q.id, None, False, "") for q in questions]
+
+
+def score_predictions(questions: list[Question], preds: list[Prediction], ece_bins: int, bootstrap: int,
+                      seed: int) -> dict:
+    return score([p.probs for p in preds], [p.valid for p in preds], [q.answer_index for q in questions],
+                 [q.category for q in questions], [len(q.options) for q in questions],
+                 kinds=[q.kind for q in questions], factors=[q.factor or "none" for q in questions],
+                 ece_bins=ece_bins, bootstrap=bootstrap, seed=seed)
+
+
+def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predictor], ev, seed: int
+                       ) -> tuple[dict[str, dict], dict[str, list[Prediction]]]:
+    """Score each predictor on ``questions``. Returns ({predictor: metrics}, {predictor: predictions})."""
+    results, predictions = {}, {}
+    for name, predictor in predictors.items():
+        started = time.perf_counter()
+        preds = align(questions, predictor.predict(questions), name)
+        results[name] = score_predictions(questions, preds, ev.ece_bins, ev.bootstrap, seed)
+        results[name]["seconds"] = round(time.perf_counter() - started, 2)
+        predictions[name] = preds
+        log.info("%s: n=%d bacc=%.3f f1=%.3f ce=%.3f invalid=%.3f (%.1fs)", name, len(questions),
+                 results[name]["overall_bacc"], results[name]["overall_f1"], results[name]["overall_ce"],
+                 results[name]["invalid_rate"], results[name]["seconds"])
+    return results, predictions
+
+
+def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Question]],
+                 predictors: dict[str, Predictor], metrics_dir: Path = io.METRICS_DIR) -> dict[str, dict[str, dict]]:
+    """Score everything, write eval.json, per-predictor detail and predictions, plots and report.md."""
+    ev = params.evaluate
+    has_llm = any(is_llm(n) for n in predictors)
+    all_results: dict[str, dict[str, dict]] = {}
+    notes: dict[str, str] = {}
+    for bench, questions in benchmarks.items():
+        if not questions:
+            log.warning("benchmark %s has no questions; skipped", bench)
+            continue
+        scored = stratified_sample(questions, ev.max_llm_questions, params.seed) if has_llm else questions
+        runs = [(bench, scored, predictors)]
+        if len(scored) < len(questions):
+            notes[bench] = (f"Stratified sample of {len(scored)} of {len(questions)} questions "
+                            f"(evaluate.max_llm_questions), the same for every predictor.")
+            full_preds = {n: p for n, p in predictors.items() if not is_llm(n)}
+            if full_preds:
+                runs.append((f"{bench}_full", questions, full_preds))
+                notes[f"{bench}_full"] = f"All {len(questions)} questions, non-LLM predictors only."
+        for name, qs, preds in runs:
+            log.info("benchmark %s: %d questions, %d predictors", name, len(qs), len(preds))
+            results, predictions = evaluate_benchmark(qs, preds, ev, params.seed)
+            all_results[name] = results
+            for pred, res in results.items():
+                stem = metrics_dir / "predictions" / name / safe_name(pred)
+                io.write_json(stem.with_suffix(".json"), res | {"predictor": pred, "benchmark": name})
+                io.write_jsonl(stem.with_suffix(".jsonl"), [p.to_row() for p in predictions[pred]])
+            write_plots(name, results, metrics_dir / "plots")
+    io.write_json(metrics_dir / "eval.json", headline(all_results))
+    report = render_report(all_results, notes)
+    with io.atomic_path(metrics_dir / "report.md") as tmp:
+        tmp.write_text(report + "\n", encoding="utf-8")
+    print(report)
+    return all_results
+
+
+def run(params) -> None:
+    train = read_questions(io.PAIRS_DIR / "train.jsonl")
+    benchmarks = {name: read_questions(path) for name, path in benchmark_files().items()}
+    predictors = make_predictors(params, train)
+    if not predictors:
+        raise RuntimeError("no predictor available: check evaluate.predictors and that the baselines stage ran")
+    (io.METRICS_DIR / "predictions").mkdir(parents=True, exist_ok=True)
+    (io.METRICS_DIR / "plots").mkdir(parents=True, exist_ok=True)
+    evaluate_all(params, train, benchmarks, predictors)

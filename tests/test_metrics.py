@@ -1,0 +1,107 @@
+"""Metrics against hand-computed values."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score, f1_score
+
+from deepimagine.evaluate import metrics as M
+
+# superiority (2 options): the 4th answer is unparseable
+SUP_PROBS = [[0.8, 0.2], [0.4, 0.6], [0.3, 0.7], None]
+SUP_VALID = [True, True, True, False]
+SUP_GOLD = [0, 0, 1, 1]
+# comparative effect (3 options)
+CE_PROBS = [[0.5, 0.3, 0.2], [0.4, 0.1, 0.5], [0.2, 0.3, 0.5]]
+CE_GOLD = [0, 2, 1]
+
+
+def _score(**kw):
+    probs = SUP_PROBS + CE_PROBS
+    return M.score(probs, SUP_VALID + [True] * 3, SUP_GOLD + CE_GOLD, ["superiority"] * 4 + ["comparative_effect"] * 3,
+                   [2] * 4 + [3] * 3, kinds=["dose", "dose", "arm", "arm", "dose", "arm", "arm"],
+                   factors=["dose", "dose", "arm", "arm", "dose", "arm", "arm"], **kw)
+
+
+def test_superiority_hand_values():
+    s = _score(ece_bins=10)["categories"]["superiority"]
+    # predictions 0, 1, 1, invalid -> recall 1/2 for each class
+    assert s["bacc"] == pytest.approx(0.5)
+    # F1 class 0: tp 1, fp 0, fn 1 -> 2/3 ; class 1: tp 1, fp 1, fn 1 -> 1/2
+    assert s["f1"] == pytest.approx((2 / 3 + 0.5) / 2)
+    # CE: the invalid answer is uniform (0.5)
+    assert s["ce"] == pytest.approx(-(math.log(0.8) + math.log(0.4) + math.log(0.7) + math.log(0.5)) / 4)
+    assert s["brier"] == pytest.approx((0.08 + 0.72 + 0.18 + 0.5) / 4)
+    assert s["acc"] == pytest.approx(0.5)
+
+
+def test_comparative_and_collapsed():
+    r = _score()
+    c = r["categories"]["comparative_effect"]
+    assert c["bacc"] == pytest.approx(2 / 3)            # recalls 1, 0, 1
+    assert c["f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
+    col = r["categories"][M.COLLAPSED]
+    # gold collapsed: sig, none, sig ; predicted (argmax collapsed): sig, none, none
+    assert col["bacc"] == pytest.approx((0.5 + 1.0) / 2)
+    assert col["ce"] == pytest.approx(-(math.log(0.8) + 2 * math.log(0.5)) / 3)
+    # overall = mean over the real categories (the collapsed view is excluded)
+    assert r["overall_bacc"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert r["overall_ce"] == pytest.approx((r["categories"]["superiority"]["ce"] + c["ce"]) / 2)
+    assert r["invalid_rate"] == pytest.approx(1 / 7) and r["n_valid"] == 6
+
+
+def test_ece_hand_values():
+    conf, correct = [0.8, 0.6, 0.7, 0.5], [1, 0, 1, 0]
+    assert M.expected_calibration_error(conf, correct, 10) == pytest.approx((0.2 + 0.6 + 0.3 + 0.5) / 4)
+    assert M.expected_calibration_error(conf, correct, 2) == pytest.approx(abs(0.5 - 0.65))
+    assert M.expected_calibration_error([1.0, 0.0], [1, 0], 5) == pytest.approx(0.0)  # edges land in bins
+
+
+def test_unparseable_answer_is_uniform_and_wrong():
+    P, pred, ok = M.prepare([None, [2, 2, 0], [1, 0]], [False, True, True], [3, 3, 2])
+    np.testing.assert_allclose(P[0], [1 / 3] * 3)
+    np.testing.assert_allclose(P[1], [0.5, 0.5, 0])       # renormalised
+    np.testing.assert_allclose(P[2], [1, 0, 0])            # zero-padded past its options
+    assert pred.tolist() == [-1, 0, 0] and ok.tolist() == [False, True, True]
+    # a wrong-length or negative vector marked valid is still invalid
+    _, pred2, ok2 = M.prepare([[0.5, 0.5], [-1, 2]], [True, True], [3, 2])
+    assert pred2.tolist() == [-1, -1] and not ok2.any()
+    # all answers invalid: accuracy-type metrics 0, CE = log(k)
+    r = M.score([None] * 4, [False] * 4, [0, 1, 0, 1], ["endpoint"] * 4, [2] * 4)
+    assert r["overall_bacc"] == 0 and r["overall_f1"] == 0
+    assert r["overall_ce"] == pytest.approx(math.log(2)) and r["invalid_rate"] == 1
+
+
+def test_matches_sklearn_when_all_valid():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    P = rng.dirichlet([1, 1, 1], 200)
+    pred = P.argmax(axis=1)
+    assert M.balanced_accuracy(y, pred, 3) == pytest.approx(balanced_accuracy_score(y, pred))
+    assert M.macro_f1(y, pred, 3) == pytest.approx(f1_score(y, pred, average="macro"))
+    assert M.cross_entropy(P, y) == pytest.approx(-np.mean(np.log(P[np.arange(200), y])))
+    # a clipped zero probability
+    assert M.cross_entropy([[1.0, 0.0]], [1]) == pytest.approx(-math.log(M.EPS))
+
+
+def test_bootstrap_ci_and_breakdowns():
+    r1, r2 = _score(bootstrap=300, seed=7), _score(bootstrap=300, seed=7)
+    assert r1["ci"] == r2["ci"]                                     # seeded
+    lo, hi = r1["ci"]["overall_ce"]
+    assert lo <= r1["overall_ce"] <= hi and hi > lo
+    assert set(r1["ci"]) >= {"overall_bacc", "overall_f1", "superiority.bacc", f"{M.COLLAPSED}.ce"}
+    assert r1["by_kind"]["dose"]["n"] == 3 and r1["by_kind"]["arm"]["n"] == 4
+    # dose items: sup q0 right, sup q1 wrong, ce q0 right
+    assert r1["by_factor"]["dose"]["acc"] == pytest.approx(2 / 3)
+    assert r1["by_kind"]["arm"]["invalid_rate"] == pytest.approx(1 / 4)
+    assert sum(b["count"] for b in r1["calibration"]) == 7
+    assert np.asarray(r1["confusion"]["superiority"]).tolist() == [[1, 1, 0], [0, 1, 1]]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError):
+        M.score([[0.5, 0.5]], [True], [2], ["superiority"], [2])
+    with pytest.raises(ValueError):
+        M.score([], [], [], [], [])
