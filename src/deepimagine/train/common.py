@@ -1,0 +1,191 @@
+"""What the SFT and GRPO stages share: base-model resolution and loading, seeds, dvclive,
+resumable checkpoints and the multi-GPU re-launch under ``accelerate launch``."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import io
+from .. import params as params_mod
+
+log = logging.getLogger(__name__)
+
+BASE_DIR = io.MODELS_DIR / "base"
+CHECKPOINTS_DIR = Path("checkpoints")          # outside the DVC outs, so a killed run can resume
+ACCELERATE_DIR = Path("configs/accelerate")
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+# ---------------------------------------------------------------- the base model
+
+def resolve_base(model_base: str, base_dir: Path = BASE_DIR) -> str:
+    """Path or Hub id of the base model.
+
+    ``tiny`` -> the locally built ``models/base``. Otherwise the id/path that ``models/base/build.json``
+    records (so the base stage pins what was used), else ``model_base`` itself.
+    """
+    if model_base == "tiny":
+        if not (base_dir / "config.json").exists():
+            raise FileNotFoundError(f"no tiny base model in {base_dir}: run the 'base' stage first")
+        return str(base_dir)
+    build = base_dir / "build.json"
+    if build.exists():
+        info = io.read_json(build)
+        for key in ("model_path", "path", "model", "model_id", "base"):
+            value = info.get(key)
+            if isinstance(value, str) and value and value != "tiny":
+                return value
+    if (base_dir / "config.json").exists():
+        return str(base_dir)
+    return model_base
+
+
+def torch_dtype(name: str = "auto"):
+    """``auto`` -> bfloat16 on a GPU that supports it, float32 otherwise (CPU)."""
+    import torch
+
+    if name not in ("auto", None):
+        return getattr(torch, name)
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if tok.chat_template is None:
+        raise ValueError(f"tokenizer at {path} has no chat template; prompts are chat messages")
+    return tok
+
+
+def load_model(path: str, dtype: str = "auto"):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(dtype), trust_remote_code=False)
+
+
+def precision_flags(dtype: str = "auto") -> dict:
+    """Trainer precision flags: bf16 autocast on a capable GPU, full precision on CPU."""
+    import torch
+
+    use_bf16 = torch_dtype(dtype) == torch.bfloat16 and torch.cuda.is_available()
+    return {"bf16": use_bf16, "fp16": False}
+
+
+def trainable_and_frozen(model) -> tuple[dict, dict]:
+    """Copies of the LoRA (trainable) and base (frozen) weights, for before/after comparisons."""
+    trainable, frozen = {}, {}
+    for name, p in model.named_parameters():
+        (trainable if p.requires_grad else frozen)[name] = p.detach().float().cpu().clone()
+    return trainable, frozen
+
+
+# ---------------------------------------------------------------- reproducibility and resumption
+
+def file_digest(path: str | Path) -> Optional[str]:
+    path = Path(path)
+    if not path.exists():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fingerprint(**parts: Any) -> str:
+    """A digest of everything a run depends on: a checkpoint is resumed only by the same run."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prepare_checkpoints(directory: Path, run_fingerprint: str) -> Optional[str]:
+    """Make ``directory`` hold checkpoints of this run only; return the last one to resume from.
+
+    Checkpoints written by a run with a different fingerprint (other params or inputs) are removed.
+    """
+    directory = Path(directory)
+    stamp = directory / FINGERPRINT_FILE
+    if directory.exists() and (not stamp.exists() or io.read_json(stamp).get("fingerprint") != run_fingerprint):
+        log.info("removing stale checkpoints in %s (made by another configuration)", directory)
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    io.write_json(stamp, {"fingerprint": run_fingerprint})
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(directory))
+    if last:
+        log.info("resuming from %s", last)
+    return last
+
+
+def make_live(directory: str | Path, resume: bool = False):
+    """A dvclive logger writing ``<directory>/metrics.json`` and ``<directory>/plots/metrics``
+    (on the main process only; it leaves dvc.yaml and DVC experiments alone)."""
+    if not is_main_process():
+        return None
+    from dvclive import Live
+
+    return Live(str(directory), resume=resume, dvcyaml=False, save_dvc_exp=False, report=None)
+
+
+def dvclive_callback(directory: str | Path, resume: bool = False):
+    from transformers.integrations import DVCLiveCallback
+
+    return DVCLiveCallback(live=make_live(directory, resume=resume), log_model=False)
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+# ---------------------------------------------------------------- multi-GPU
+
+def maybe_relaunch(module: str, params: params_mod.Params, accelerate_config: str) -> bool:
+    """With several CUDA devices and no distributed launcher yet, run ``module`` under
+    ``accelerate launch`` (one process per GPU) and return True; otherwise return False.
+
+    The resolved params travel as a JSON file, so command-line overrides survive the re-launch.
+    """
+    if os.environ.get("WORLD_SIZE") or os.environ.get("DEEPIMAGINE_NO_RELAUNCH"):
+        return False
+    import torch
+
+    n_gpus = torch.cuda.device_count()
+    if n_gpus <= 1:
+        return False
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(params_mod.to_dict(params), f)
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", accelerate_config,
+           "--num_processes", str(n_gpus), "-m", module, "--params-json", f.name]
+    log.info("%d GPUs: re-launching as %s", n_gpus, " ".join(cmd))
+    try:
+        subprocess.run(cmd, check=True)
+    finally:
+        os.unlink(f.name)
+    return True
+
+
+def params_from_argv(argv: Optional[list[str]] = None) -> params_mod.Params:
+    """Params for ``python -m deepimagine.train.<stage>``: ``--params-json`` (from a re-launch) or params.yaml."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--params-json", default=None)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("-S", "--set", action="append", default=[])
+    args = parser.parse_args(argv)
+    if args.params_json:
+        return params_mod.from_dict(json.loads(Path(args.params_json).read_text()))
+    return params_mod.load(args.params, args.set)

@@ -1,0 +1,112 @@
+"""Training sets for SFT and GRPO, built from question rows and teacher traces.
+
+SFT examples are conversational prompt-completion rows
+(``{"prompt": render_messages(q), "completion": [{"role": "assistant", "content": ...}]}``) so that
+TRL puts the loss on the completion only. The completion is the question's agreeing teacher trace,
+re-rendered by ``format_answer`` with a shortened reason (the DECISION line first), or, for a
+question without one, a gold-answer target built here.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from .. import io
+from ..questions import Question, format_answer, one_hot, parse_decision, render_messages
+
+log = logging.getLogger(__name__)
+
+TRAIN_FILE = io.PAIRS_DIR / "train.jsonl"
+TRACES_FILE = io.TRACES_DIR / "traces.jsonl"
+GOLD_CONFIDENCE = 0.8
+
+
+def load_questions(path: str | Path = TRAIN_FILE, source: Optional[str] = None) -> list[Question]:
+    """Question rows of ``path`` (optionally only one ``source``), in file order."""
+    rows = (Question.from_row(r) for r in io.read_jsonl(path))
+    return [q for q in rows if source is None or q.source == source]
+
+
+def load_traces(path: str | Path = TRACES_FILE) -> dict[str, str]:
+    """Question id -> completion of its first agreeing trace. A missing file means no traces."""
+    path = Path(path)
+    if not path.exists():
+        log.warning("no traces file at %s: every SFT target is built from the gold answer", path)
+        return {}
+    traces: dict[str, str] = {}
+    for row in io.read_jsonl(path):
+        if row.get("agrees") and isinstance(row.get("completion"), str):
+            traces.setdefault(str(row["id"]), row["completion"])
+    return traces
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """``text`` cut at a word boundary to at most ``max_chars`` characters (0 = no limit)."""
+    text = " ".join(text.split())
+    if max_chars <= 0 or len(text) <= max_chars:
+        return text
+    cut = text[:max_chars].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + " ..."
+
+
+def gold_reason(q: Question) -> str:
+    """A short reason for a gold-answer target: the change and the correct option."""
+    change = f"changing {q.factor} from '{q.from_value}' to '{q.to_value}'" if q.factor else "the change"
+    return f"Given {change}: {q.options[q.answer_index]}"
+
+
+def gold_completion(q: Question, max_reason_chars: int = 0, confidence: float = GOLD_CONFIDENCE) -> str:
+    return format_answer(one_hot(len(q.options), q.answer_index, confidence), shorten(gold_reason(q), max_reason_chars))
+
+
+def trace_completion(q: Question, trace: str, max_reason_chars: int = 0) -> Optional[str]:
+    """The trace re-rendered canonically (DECISION first, short REASON), or None when it does not
+    parse or does not pick the gold option (an 'agreeing' trace that disagrees is not trusted)."""
+    parsed = parse_decision(trace, len(q.options))
+    if not parsed.valid or parsed.choice != q.answer_index:
+        return None
+    return format_answer(parsed.probs, shorten(parsed.reason or gold_reason(q), max_reason_chars))
+
+
+@dataclass
+class SftData:
+    rows: list[dict]
+    counts: dict = field(default_factory=dict)
+
+
+def sft_rows(questions: Iterable[Question], traces: dict[str, str], max_reason_chars: int = 0,
+             max_examples: Optional[int] = None, seed: int = 0) -> SftData:
+    """Prompt-completion rows for SFT; ``counts`` reconciles questions -> from trace / from gold."""
+    questions = list(questions)
+    if max_examples is not None and len(questions) > max_examples:
+        questions = random.Random(seed).sample(questions, max_examples)
+    rows, n_trace, n_bad_trace = [], 0, 0
+    for q in questions:
+        completion = None
+        if q.id in traces:
+            completion = trace_completion(q, traces[q.id], max_reason_chars)
+            n_bad_trace += completion is None
+        n_trace += completion is not None
+        if completion is None:
+            completion = gold_completion(q, max_reason_chars)
+        rows.append({
+            "id": q.id,
+            "category": q.category,
+            "prompt": render_messages(q),
+            "completion": [{"role": "assistant", "content": completion}],
+        })
+    counts = {"questions": len(questions), "from_trace": n_trace, "from_gold": len(rows) - n_trace,
+              "traces_rejected": n_bad_trace}
+    return SftData(rows, counts)
+
+
+def rl_rows(questions: Iterable[Question], max_prompts: Optional[int] = None, seed: int = 0) -> list[dict]:
+    """Prompt rows for GRPO; ``answer_index`` and ``options`` reach the reward functions as kwargs."""
+    questions = list(questions)
+    if max_prompts is not None and len(questions) > max_prompts:
+        questions = random.Random(seed).sample(questions, max_prompts)
+    return [{"id": q.id, "category": q.category, "prompt": render_messages(q),
+             "answer_index": q.answer_index, "options": list(q.options)} for q in questions]

@@ -1,0 +1,115 @@
+"""GRPO stage on a throwaway tiny model: starts from an SFT adapter, trains the LoRA only."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from deepimagine import io
+from test_sft import make_workspace, tiny_params
+
+torch.set_num_threads(2)
+
+
+def _digits_reward(completions, **_):
+    texts = [c if isinstance(c, str) else "".join(m["content"] for m in c) for c in completions]
+    return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
+
+
+@pytest.fixture(scope="module")
+def sft_workspace(tmp_path_factory):
+    """A workspace with a (briefly) trained SFT adapter in models/sft."""
+    import os
+
+    from deepimagine.train import sft
+
+    root = make_workspace(tmp_path_factory.mktemp("rl"))
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        sft.run(tiny_params(max_steps=2))
+    finally:
+        os.chdir(cwd)
+    return root
+
+
+def test_grpo_from_sft_adapter_trains_lora_only(sft_workspace, monkeypatch):
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from deepimagine.train import rewards, rl
+
+    monkeypatch.chdir(sft_workspace)
+    # A briefly tuned random tiny model never writes a valid DECISION, so the verifiable rewards are all 0
+    # and GRPO's advantages vanish. A dense extra reward (share of digits) gives the groups variance.
+    monkeypatch.setitem(rewards.REWARDS, "digits", _digits_reward)
+    params = tiny_params()
+    params.rl.rewards = ["correctness", "format", "digits"]
+    params.rl.reward_weights = [1.0, 0.2, 1.0]
+    rows, counts = rl.build_prompts(params)
+    assert counts == {"source": "approximate", "questions": 16, "prompts": 8}
+    assert {"prompt", "answer_index", "options"} <= set(rows[0])
+
+    # the policy starts from the SFT adapter, and only the LoRA weights are trainable
+    policy = rl.load_policy("models/base", io.MODELS_DIR / "sft")
+    trainable = [n for n, p in policy.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+
+    rl.run(params)
+    out = sft_workspace / "models/rl"
+    assert (out / "adapter_config.json").exists()
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["global_step"] == 2 and info["use_vllm"] is False and info["last_reward"] is not None
+    metrics = json.loads((sft_workspace / "metrics/rl/metrics.json").read_text())
+    assert "reward" in metrics and "mean" in metrics["rewards"]["correctness"]
+    assert len((sft_workspace / "metrics/rl/plots/metrics/reward.tsv").read_text().splitlines()) == 1 + 2
+    assert not (sft_workspace / "checkpoints/rl").exists()
+
+    sft_w = load_file(sft_workspace / "models/sft/adapter_model.safetensors")
+    rl_w = load_file(out / "adapter_model.safetensors")
+    assert sft_w.keys() == rl_w.keys()
+    assert any(not torch.equal(sft_w[k], rl_w[k]) for k in sft_w), "GRPO left the LoRA weights unchanged"
+    # the base weights inside the RL policy are exactly the base model's
+    base = AutoModelForCausalLM.from_pretrained("models/base").state_dict()
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("models/base"), str(out)).state_dict()
+    for k, v in tuned.items():
+        if "base_layer" in k:
+            assert torch.equal(v, base[k.replace("base_model.model.", "").replace(".base_layer", "")])
+
+
+def test_grpo_falls_back_to_natural_prompts(tmp_path, monkeypatch):
+    from deepimagine.train import rl
+
+    monkeypatch.chdir(tmp_path)
+    natural_only = [json.loads(line) for line in open(_train_file())
+                    if json.loads(line)["source"] == "natural"][:5]
+    io.write_jsonl("data/pairs/train.jsonl", natural_only)
+    rows, counts = rl.build_prompts(tiny_params())
+    assert counts["source"] == "natural" and counts["prompts"] == 5
+
+
+def test_reward_weights_must_match_rewards():
+    from deepimagine.train import rl
+
+    params = tiny_params()
+    params.rl.reward_weights = [1.0]
+    with pytest.raises(ValueError, match="reward_weights"):
+        rl.grpo_config(params, "unused")
+
+
+_TRAIN = {}
+
+
+def _train_file():
+    if "path" not in _TRAIN:
+        import tempfile
+        from pathlib import Path
+
+        from test_sft import toy_questions
+
+        path = Path(tempfile.mkdtemp()) / "train.jsonl"
+        io.write_jsonl(path, [q.to_row() for q in toy_questions(6, "natural")])
+        _TRAIN["path"] = path
+    return _TRAIN["path"]

@@ -1,0 +1,200 @@
+"""SFT stage on a throwaway tiny model: LoRA learns, the base stays frozen, the loss is on the
+completion only, and a killed run resumes from its checkpoint."""
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepimagine import io
+from deepimagine import params as params_mod
+from deepimagine.questions import COMPARATIVE_OPTIONS, DIRECTION_OPTIONS, SUPERIORITY_OPTIONS, Question, render_prompt
+
+torch.set_num_threads(2)
+
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+# ---------------------------------------------------------------- a throwaway workspace
+
+
+def toy_questions(n: int, source: str, seed: int = 0) -> list[Question]:
+    """Dose/region questions whose answer follows from the change (higher dose -> higher result)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        lo, hi = sorted(rng.sample([5, 10, 20, 40, 80], 2))
+        up = rng.random() < 0.5
+        category = rng.choice(["direction", "comparative_effect", "superiority"])
+        options = {"direction": DIRECTION_OPTIONS, "comparative_effect": COMPARATIVE_OPTIONS,
+                   "superiority": SUPERIORITY_OPTIONS}[category]
+        out.append(Question(
+            id=f"{source[:3]}-{i}", source=source, kind="dose" if source == "natural" else "geography",
+            category=category, split="train", nct_ids=[f"NCT{i:08d}"], factor="dose",
+            from_value=f"{hi if not up else lo} mg", to_value=f"{lo if not up else hi} mg",
+            options=list(options), answer_index=0 if up else 1,
+            context={"trial": {"title": f"Drug {i % 3} in disease", "phase": "PHASE2"},
+                     "outcome": {"measure": "Change in score", "time_frame": "12 weeks"},
+                     "anchor": {"label": "Drug", "result": {"value": 1.5, "unit": "points", "n": 40}}},
+        ))
+    return out
+
+
+def build_tiny_base(dest: Path, texts: list[str]) -> None:
+    """A 2-layer Qwen3 model and a byte-level BPE tokenizer with a ChatML template (test stand-in)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=specials,
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast.chat_template = CHATML
+    fast.save_pretrained(dest)
+    torch.manual_seed(0)
+    config = Qwen3Config(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=2048,
+                         tie_word_embeddings=True, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
+    Qwen3ForCausalLM(config).save_pretrained(dest)
+
+
+def make_workspace(root: Path, n_natural: int = 24, n_approx: int = 16, traces: bool = True) -> Path:
+    """A repository-shaped temp dir: data/pairs/train.jsonl, data/traces/traces.jsonl, models/base."""
+    natural = toy_questions(n_natural, "natural", seed=1)
+    approx = toy_questions(n_approx, "approximate", seed=2)
+    io.write_jsonl(root / "data/pairs/train.jsonl", [q.to_row() for q in natural + approx])
+    if traces:
+        rows = [{"id": q.id, "teacher": "template", "agrees": True,
+                 "completion": f"DECISION: ({'0.9, 0.1' if len(q.options) == 2 else '0.9, 0.05, 0.05'})\n"
+                               f"REASON: the dose goes {'up' if q.answer_index == 0 else 'down'}."}
+                for q in natural[: n_natural // 2] if q.answer_index == 0]
+        io.write_jsonl(root / "data/traces/traces.jsonl", rows)
+    texts = [render_prompt(q) for q in natural + approx] + ["DECISION: (0.80, 0.10, 0.10)\nREASON: dose"] * 20
+    build_tiny_base(root / "models/base", texts)
+    return root
+
+
+def tiny_params(**sft) -> params_mod.Params:
+    p = params_mod.from_dict({
+        "seed": 0,
+        "sft": {"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "learning_rate": 0.01, "epochs": 1,
+                "max_length": 1024, "batch_size": 4, "grad_accum": 1, "max_examples": None, "save_steps": 2,
+                "logging_steps": 1, "max_steps": 3, **sft},
+        "rl": {"learning_rate": 0.01, "max_steps": 2, "batch_size": 4, "num_generations": 2,
+               "max_completion_length": 12, "max_prompts": 8, "use_vllm": False},
+    })
+    return p
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return make_workspace(tmp_path_factory.mktemp("sft"))
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_loss_only_on_completion_tokens(workspace, monkeypatch):
+    from deepimagine.train import common, sft
+
+    monkeypatch.chdir(workspace)
+    params = tiny_params()
+    tok = common.load_tokenizer("models/base")
+    rows, counts = sft.build_examples(params, tok)
+    assert counts["questions"] == 24 and counts["examples"] + counts["dropped_too_long"] == 24
+    assert counts["from_trace"] + counts["from_gold"] == 24 and counts["from_trace"] > 0
+    trainer = sft.make_trainer(params, "models/base", rows[:4], workspace / "ck-mask", tokenizer=tok)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    labels, ids = batch["labels"], batch["input_ids"]
+    for i, row in enumerate(rows[:4]):
+        kept = labels[i][labels[i] != -100]
+        # the supervised tokens are exactly the assistant answer (+ its end-of-turn token) ...
+        assert tok.decode(kept).strip() == row["completion"][0]["content"] + "<|im_end|>"
+        # ... and every prompt token is masked
+        prompt_len = len(tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=True,
+                                                 return_dict=True)["input_ids"])
+        assert (labels[i][:prompt_len] == -100).all()
+        assert (labels[i][labels[i] != -100] == ids[i][labels[i] != -100]).all()
+
+
+def test_sft_trains_lora_only_and_writes_outputs(workspace, monkeypatch):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from deepimagine.train import sft
+
+    monkeypatch.chdir(workspace)
+    sft.run(tiny_params())
+    out = workspace / "models/sft"
+    assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").exists()
+    assert (out / "tokenizer_config.json").exists()
+    assert not (workspace / "checkpoints/sft").exists()          # cleaned after success
+    info = json.loads((out / "train_info.json").read_text())
+    assert info["global_step"] == 3 and info["resumed_from"] is None
+    metrics = json.loads((workspace / "metrics/sft/metrics.json").read_text())
+    assert "loss" in metrics and "loss" in metrics["train"]
+    assert len((workspace / "metrics/sft/plots/metrics/loss.tsv").read_text().splitlines()) == 1 + 3
+
+    base = AutoModelForCausalLM.from_pretrained("models/base")
+    base_state = {k: v.clone() for k, v in base.state_dict().items()}
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("models/base"), str(out))
+    lora = {k: v for k, v in tuned.state_dict().items() if "lora_" in k}
+    # LoRA B matrices start at zero: a trained adapter has moved them
+    assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)
+    # the base weights on disk are untouched, and the adapter wraps exactly them
+    for k, v in AutoModelForCausalLM.from_pretrained("models/base").state_dict().items():
+        assert torch.equal(v, base_state[k])
+    for k, v in tuned.state_dict().items():
+        if "base_layer" in k:
+            plain = k.replace("base_model.model.", "").replace(".base_layer", "")
+            assert torch.equal(v, base_state[plain])
+
+
+def test_loss_goes_down(workspace, monkeypatch):
+    from deepimagine.train import sft
+
+    monkeypatch.chdir(workspace)
+    info = sft.train(tiny_params(max_steps=12, learning_rate=0.02), out_dir=workspace / "sft-long",
+                     metrics_dir=workspace / "metrics-long", checkpoint_dir=workspace / "ck-long")
+    # a random-init model has near-uniform logits, so the loss moves slowly while the accuracy jumps
+    assert info["last_logged_loss"] < info["first_logged_loss"] - 0.1
+    assert info["last_token_accuracy"] > info["first_token_accuracy"] + 0.15
+
+
+def test_killed_run_resumes_from_checkpoint(workspace, monkeypatch):
+    from transformers import TrainerCallback
+
+    from deepimagine.train import sft
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.chdir(workspace)
+    params = tiny_params(max_steps=4)
+    ck = workspace / "checkpoints/sft"
+    from deepimagine.train import common, data
+
+    common.prepare_checkpoints(ck, sft.run_fingerprint(params, "models/base", data.TRAIN_FILE, data.TRACES_FILE))
+    with pytest.raises(KeyboardInterrupt):
+        sft.train(params, extra_callbacks=[Crash()])
+    assert (ck / "checkpoint-2").exists()
+    sft.run(params)                                  # same params and inputs: resumes
+    info = json.loads((workspace / "models/sft/train_info.json").read_text())
+    assert info["resumed_from"] == "checkpoint-2" and info["global_step"] == 4
+    assert not ck.exists()
+    # a stale checkpoint from other params is discarded, not resumed
+    common.prepare_checkpoints(ck, "another-run")
+    (ck / "checkpoint-9").mkdir()
+    assert common.prepare_checkpoints(ck, "this-run") is None
