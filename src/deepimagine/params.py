@@ -64,6 +64,8 @@ class PairsParams:
     approx_min_similarity: float = 0.3
     approx_block_size: int = 64
     ct_open_path: Optional[str] = None
+    approx_max_per_trial_pair: int = 10
+    comparative_wording: Literal["polarity_free", "improvement"] = "polarity_free"
 
 
 @dataclass
@@ -86,7 +88,7 @@ class ModelParams:
     tiny_vocab_size: int = 2048
     tiny_pretrain_steps: int = 300
     tiny_pretrain_lr: float = 0.003
-    tiny_pretrain_batch_size: int = 8
+    tiny_pretrain_batch_size: int = 4
     tiny_max_length: int = 512
     tiny_layer_types: Literal["full", "hybrid"] = "full"
     generate_batch_size: int = 16
