@@ -66,8 +66,6 @@ class PairsParams:
     ct_open_path: Optional[str] = None
     approx_max_per_trial_pair: int = 10
     comparative_wording: Literal["polarity_free", "improvement"] = "polarity_free"
-    approx_max_per_trial_pair: int = 10
-    comparative_wording: Literal["polarity_free", "improvement"] = "polarity_free"
 
 
 @dataclass
