@@ -154,8 +154,8 @@ def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 700) 
     CREATE OR REPLACE TEMP TABLE cells AS
     SELECT g.nct_id, g.outcome_id, g.group_id,
            coalesce('arm' || g.arm_id::VARCHAR, 'group:' || lower(trim(coalesce(g.title, g.group_id)))) AS arm_key,
-           g.arm_id, coalesce(a.label, g.title) AS arm_label,
-           a.arm_type, coalesce(a.description, g.description) AS arm_description,
+           g.arm_id, coalesce(nullif(trim(g.title), ''), a.label) AS arm_label, a.label AS design_label,
+           a.arm_type, coalesce(nullif(trim(g.description), ''), a.description) AS arm_description,
            g.title AS group_title,
            {arm_rank_sql('a.arm_type')} AS arm_rank,
            a.intervention, a.intervention_name, a.intervention_type, a.interventions_key,

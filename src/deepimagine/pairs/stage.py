@@ -99,7 +99,7 @@ def _write_cells(con, better: BetterLookup, path: Path) -> int:
         con.execute(f"""
         COPY (
             SELECT c.nct_id, t.split, t.results_first_posted AS posted_date, c.outcome_id, c.group_id, c.arm_id,
-                   c.arm_label, c.arm_type, c.arm_description, c.is_placebo,
+                   c.arm_label, c.design_label, c.arm_type, c.arm_description, c.is_placebo,
                    c.intervention, c.intervention_name, c.intervention_type, c.interventions_key,
                    c.dose_value, c.dose_unit, c.dose_value_mg, c.dose_frequency, c.dose_route,
                    t.conditions, t.conditions_norm, t.phase, t.enrollment, t.regions, t.countries,

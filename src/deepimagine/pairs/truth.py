@@ -48,9 +48,9 @@ class Truth:
         study = self.studies.get(cell.get("nct_id"))
         if not study:
             return None
-        arm = (study.get("arms") or {}).get(cell.get("arm_label"))
-        if arm is None and cell.get("group_title"):
-            arm = (study.get("arms") or {}).get(cell.get("group_title"))
+        arms = study.get("arms") or {}
+        arm = next((arms[k] for k in (cell.get("design_label"), cell.get("arm_label"), cell.get("group_title"))
+                    if k and k in arms), None)
         value = ((arm or {}).get("outcomes") or {}).get(outcome_key(cell))
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 

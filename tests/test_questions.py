@@ -1,0 +1,95 @@
+"""The one question format: row round trip, prompt rendering, and the answer parser on bad outputs."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from deepimagine.questions import (DIRECTION_OPTIONS, SUPERIORITY_OPTIONS, Question, format_answer, one_hot,
+                                   parse_decision, render_messages, render_prompt)
+
+
+def _q(**kw) -> Question:
+    base = dict(id="q1", source="natural", kind="dose", category="direction", split="train", nct_ids=["NCT1"],
+                factor="dose", from_value="10 mg", to_value="25 mg", options=list(DIRECTION_OPTIONS), answer_index=1,
+                context={"trial": {"title": "T", "conditions": ["c"]}, "outcome": {"measure": "HbA1c", "time_frame": "Week 12"},
+                         "anchor": {"label": "Drugx 10 mg", "result": {"value": -0.5, "unit": "%", "spread": 1.0,
+                                                                       "dispersion_type": "SD", "n": 100}},
+                         "question": "How would HbA1c change?"},
+                meta={"p_value": 0.01})
+    base.update(kw)
+    return Question(**base)
+
+
+def test_row_round_trip_and_validation():
+    q = _q()
+    row = q.to_row()
+    assert isinstance(row["context"], str) and isinstance(row["meta"], str)
+    assert Question.from_row(json.loads(json.dumps(row))) == q
+    with pytest.raises(ValueError):
+        _q(answer_index=3)
+    with pytest.raises(ValueError):
+        _q(source="other")
+    with pytest.raises(ValueError):
+        _q(category="guess")
+
+
+def test_prompt_mentions_change_result_and_options():
+    q = _q()
+    text = render_prompt(q)
+    assert "Change: dose from '10 mg' to '25 mg'." in text
+    assert "-0.5 % (SD 1), n=100" in text and "Question: How would HbA1c change?" in text
+    assert all(o in text for o in DIRECTION_OPTIONS) and "DECISION: (p1, p2, p3)" in text
+    msgs = render_messages(q)
+    assert [m["role"] for m in msgs] == ["system", "user"] and render_messages(q, system=False)[0]["role"] == "user"
+
+
+def test_format_then_parse():
+    text = format_answer([0.1, 0.7, 0.2], "lower dose, less effect")
+    p = parse_decision(text, 3)
+    assert p.valid and p.choice == 1 and p.probs == pytest.approx([0.1, 0.7, 0.2]) and p.reason == "lower dose, less effect"
+    assert one_hot(3, 2, 0.8) == pytest.approx([0.1, 0.1, 0.8])
+
+
+@pytest.mark.parametrize("text, n, error", [
+    ("DECISION: (0.2, 0.8", 2, "no DECISION tuple"),                       # truncated
+    ("I think the answer is the first option.", 2, "no DECISION tuple"),  # missing DECISION
+    ("DECISION: (0.2, 0.3, 0.5)", 2, "expected 2 scores, got 3"),          # wrong arity
+    ("DECISION: (0.9)", 3, "expected 3 scores, got 1"),
+    ("DECISION: (-0.2, 1.2)", 2, "negative or non-finite score"),          # negative
+    ("DECISION: (0, 0)", 2, "scores sum to zero"),
+    ("DECISION: (NaN, 0.5)", 2, "expected 2 scores, got 1"),              # NaN is not a number token
+    ("DECISION: ()", 3, "expected 3 scores, got 0"),
+    ("", 2, "no DECISION tuple"),
+])
+def test_malformed_outputs_are_invalid(text, n, error):
+    p = parse_decision(text, n)
+    assert not p.valid and p.probs is None and p.choice is None and p.error == error
+
+
+@pytest.mark.parametrize("value", [None, 3, 0.5, ["DECISION: (1, 0)"], {"DECISION": 1}, b"DECISION: (1, 0)"])
+def test_non_string_input(value):
+    p = parse_decision(value, 2)
+    assert not p.valid and p.error == "not text"
+
+
+def test_percentages_normalised():
+    p = parse_decision("DECISION: (20%, 30%, 50%)\nREASON: because", 3)
+    assert p.valid and p.probs == pytest.approx([0.2, 0.3, 0.5]) and p.choice == 2 and p.reason == "because"
+    p = parse_decision("DECISION: (2, 6, 2)", 3)      # unnormalised scores are normalised
+    assert p.valid and p.probs == pytest.approx([0.2, 0.6, 0.2])
+
+
+def test_extra_text_and_variants():
+    text = "Let me think. The dose is higher so...\nDecision = [0.70, 0.30]\nReason: more drug, more effect\nthanks"
+    p = parse_decision(text, 2)
+    assert p.valid and p.choice == 0 and p.probs == pytest.approx([0.7, 0.3])
+    assert p.reason.startswith("more drug")
+    # the first DECISION wins; an exponent is a number
+    p = parse_decision("DECISION: (1e-1, 9e-1) DECISION: (1, 0)", 2)
+    assert p.valid and p.choice == 1
+    assert math.isclose(sum(p.probs), 1.0)
+    # superiority has two options
+    p = parse_decision(format_answer([0.9, 0.1]), len(SUPERIORITY_OPTIONS))
+    assert p.valid and p.choice == 0 and p.reason == "-"
