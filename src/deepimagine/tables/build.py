@@ -207,28 +207,37 @@ def _stage1_lines(con, studies_path: Path) -> None:
                       auto_detect=false, max_line_size=16777216, buffer_size=33554432, strict_mode=false, null_padding=true,
                       compression='{'gzip' if studies_path.suffix == '.gz' else 'none'}')
     """)
-    con.execute("""
-        CREATE TEMP TABLE line_status AS
-        SELECT line, CASE
-            WHEN txt IS NULL OR trim(txt) = '' THEN 'blank'
-            WHEN NOT json_valid(txt) THEN 'invalid JSON'
-            WHEN NOT starts_with(ltrim(txt), '{') THEN 'not a JSON object'
-            ELSE 'ok' END AS status,
-            CASE WHEN txt IS NOT NULL AND NOT json_valid(txt) THEN cut(txt) END AS detail
-        FROM lines
-    """)
 
 
 # ----------------------------------------------------------------- stage 2: one typed struct per study
 
 
 def _stage2_studies(con) -> None:
+    # The one full parse of every line: try() turns malformed JSON into NULL instead of an error; a valid
+    # non-object (array, string ...) transforms to a struct of NULLs and is told apart by its first byte.
     structure = _sql_str(json.dumps(STRUCTURE))
     con.execute(f"""
-        CREATE TEMP TABLE docs AS
-        SELECT l.line, json_transform(l.txt, {structure}) AS d
-        FROM lines l JOIN line_status USING (line) WHERE status = 'ok'
+        CREATE TEMP TABLE parsed AS
+        SELECT line, try(json_transform(txt, {structure})) AS d,
+               CASE WHEN txt IS NULL THEN true WHEN strlen(txt) > 256 THEN false ELSE trim(txt) = '' END AS blank,
+               starts_with(ltrim(left(txt, 256)), '{{') AS is_object
+        FROM lines
     """)
+    con.execute("""
+        CREATE TEMP TABLE line_status AS
+        SELECT p.line, CASE
+            WHEN p.blank THEN 'blank'
+            WHEN p.d IS NULL THEN 'invalid JSON'
+            WHEN NOT p.is_object THEN 'not a JSON object'
+            ELSE 'ok' END AS status,
+            CASE WHEN NOT p.blank AND p.d IS NULL THEN cut(l.txt) END AS detail
+        FROM parsed p JOIN lines l USING (line)
+    """)
+    con.execute("""
+        CREATE TEMP TABLE docs AS
+        SELECT p.line, p.d FROM parsed p JOIN line_status USING (line) WHERE status = 'ok'
+    """)
+    con.execute("DROP TABLE parsed")
     con.execute("""
         CREATE TEMP TABLE cand AS
         SELECT line, d, nullif(trim(d.protocolSection.identificationModule.nctId), '') AS nct_id,

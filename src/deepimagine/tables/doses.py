@@ -28,17 +28,19 @@ class Dose:
 
 _NUM = r"\d+(?:\.\d+)?|\.\d+"
 
+# (trigger characters, pattern, replacement): a substitution runs only when one of its triggers is present
 _CLEAN = [
-    (re.compile(r"\\([<>^\[\]*_~\\&])"), r"\1"),           # CT.gov markdown escapes: \> \^ \[
-    (re.compile(r"[\u00b5\u03bc]"), "mc"),                     # µg, μg -> mcg
-    (re.compile("\u00b2"), "2"),                               # m² -> m2
-    (re.compile("[\u00d7\u2715\u2716]"), " x "),               # 2×10^6
-    (re.compile("[\u2010-\u2015\u2212]"), "-"),                # unicode dashes
-    (re.compile("\u2264"), "<="),
-    (re.compile("\u2265"), ">="),
-    (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),              # 1,000 mg -> 1000 mg
-    (re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))"), "."),           # 0,8 mg/kg -> 0.8 (decimal comma)
+    ("\\", re.compile(r"\\([<>^\[\]*_~\\&])"), r"\1"),         # CT.gov markdown escapes: \> \^ \[
+    ("\u00b5\u03bc", re.compile(r"[\u00b5\u03bc]"), "mc"),     # µg, μg -> mcg
+    ("\u00b2", re.compile("\u00b2"), "2"),                     # m² -> m2
+    ("\u00d7\u2715\u2716", re.compile("[\u00d7\u2715\u2716]"), " x "),  # 2×10^6
+    ("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", re.compile("[\u2010-\u2015\u2212]"), "-"),  # unicode dashes
+    ("\u2264", re.compile("\u2264"), "<="),
+    ("\u2265", re.compile("\u2265"), ">="),
+    (",", re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),        # 1,000 mg -> 1000 mg
+    (",", re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))"), "."),     # 0,8 mg/kg -> 0.8 (decimal comma)
 ]
+_SCI_HINT = re.compile(r"\^|\*\*|\d[eE][-+]?\d")
 
 # scientific notation -> plain number: "2 x 10^6", "2x10e6", "10^6", "1e6", "1.5E+07"
 _SCI = re.compile(
@@ -59,9 +61,10 @@ def _sci_sub(m: re.Match) -> str:
 
 
 def _clean(text: str) -> str:
-    for pat, rep in _CLEAN:
-        text = pat.sub(rep, text)
-    return _SCI.sub(_sci_sub, text)
+    for triggers, pat, rep in _CLEAN:
+        if any(c in text for c in triggers):
+            text = pat.sub(rep, text)
+    return _SCI.sub(_sci_sub, text) if _SCI_HINT.search(text) else text
 
 
 # ----------------------------------------------------------------- units
@@ -103,9 +106,9 @@ _CELLS_PER_KG = _CELLS + r"\s*(?:/\s*kg|per\s+kg)" + _PER_KG_BW
 _UNIT_ALTS = [(_CELLS_PER_KG, "cells/kg", None, None), (_CELLS, "cells", None, None)] + _UNITS
 _UNIT_GROUPS = "|".join(f"(?P<u{i}>{rx})" for i, (rx, *_rest) in enumerate(_UNIT_ALTS))
 
-_DOSE = re.compile(
-    rf"(?P<upto>\b(?:up\s+to|maximum(?:\s+of)?|max\.?|<=)\s*)?"
-    rf"(?<![\w.])(?P<v1>{_NUM})"
+_UPTO = re.compile(r"(?:\bup\s+to|\bmaximum(?:\s+of)?|\bmax\.?|<=)\s*$", re.IGNORECASE)
+_DOSE = re.compile(  # starts with the number so that re can skip to digits fast; see _doses_in for the lead-in
+    rf"(?P<v1>{_NUM})"
     rf"(?:\s*(?:-|to)\s*(?P<v2>{_NUM}))?"
     rf"\s*(?:{_UNIT_GROUPS})"
     rf"(?![A-Za-z0-9]|\s*/\s*[A-Za-z0-9])",             # not part of a longer word or a rate (mg/mL, mL/min)
@@ -134,12 +137,11 @@ _FREQ_PATTERNS: list[tuple[str, str]] = [
     (r"single[\s-]+(?:dose|injection|infusion|administration|iv|sc|im|oral)|\bone[\s-]+time\b|\bonce\b(?!\s+(?:a|per|every|each|daily|weekly|monthly))"
      r"|\bsingle\b", "ONCE"),
 ]
-_FREQ = re.compile("|".join(f"(?P<f{i}>{rx})" for i, (rx, _l) in enumerate(_FREQ_PATTERNS)), re.IGNORECASE)
 
 _ROUTE_PATTERNS: list[tuple[str, str]] = [
     (r"\bsub[\s-]?cutaneous(?:ly)?\b|\bsub-?q\b|\bsubcut\b|\bs\.?c\.?(?=[\s,;)]|$)|\bsq\b", "sc"),
     (r"\bintra[\s-]?venous(?:ly)?\b|\bi\.?v\.?(?=[\s,;)]|$)|\binfusions?\b|\bdrip\b", "iv"),
-    (r"\bintra[\s-]?muscular(?:ly)?\b|\bi\.m\.|\bIM\b", "im"),
+    (r"\bintra[\s-]?muscular(?:ly)?\b|\bi\.m\.|\bim\b", "im"),  # a bare im counts only when written IM (see _label)
     (r"\bintra[\s-]?vitreal(?:ly)?\b", "intravitreal"),
     (r"\bintra[\s-]?thecal(?:ly)?\b", "intrathecal"),
     (r"\bintra[\s-]?nasal(?:ly)?\b|\bnasal\s+spray\b", "intranasal"),
@@ -151,7 +153,6 @@ _ROUTE_PATTERNS: list[tuple[str, str]] = [
     (r"\btopical(?:ly)?\b|\bcreams?\b|\bointments?\b|\bgels?\b|\bvarnish\b|\blotion\b", "topical"),
     (r"\borally\b|\boral\b|\bp\.?o\.?(?=[\s,;)]|$)|\bby\s+mouth\b|\bper\s+os\b|\btablets?\b|\bcapsules?\b|\bpills?\b|\bsachets?\b", "oral"),
 ]
-_ROUTE = re.compile("|".join(f"(?P<r{i}>{rx})" for i, (rx, _l) in enumerate(_ROUTE_PATTERNS)), re.IGNORECASE)
 
 _PLACEBO = re.compile(r"\bplacebos?\b|\bvehicle\b|\bsham\b|\bdummy\b|\bmatching\s+(?:tablets?|capsules?|injections?|saline)\b", re.IGNORECASE)
 _HAS_DIGIT = re.compile(r"\d")
@@ -165,23 +166,84 @@ _TIME_PREFIX = re.compile(r"(?:week|day|cycle|month|year|visit|phase|part|dose|c
 _NO_DOSE = re.compile(r"^\s*(?:n/?a|none|no\s+dose|not\s+applicable|nd|unknown|-+)?\s*$", re.IGNORECASE)
 
 
-def _first_label(rx: re.Pattern, patterns: list, text: str, start: int = 0, end: Optional[int] = None) -> Optional[str]:
-    """Label of the earliest match of a combined pattern within text[start:end]."""
-    end = len(text) if end is None else end
-    for m in rx.finditer(text, start, end):
-        idx = int(m.lastgroup[1:])
-        label = patterns[idx][1]
-        if rx is _ROUTE and m.group(0).strip() in {"im", "Im"}:  # a bare lower-case 'im' is not a route
-            continue
-        if "{n}" in label:
-            n = next((v for k, v in m.groupdict().items() if k[0] == "n" and v), None)
-            if n is None:
-                continue
-            label = label.replace("{n}", str(int(n)))
-            # normalise the common ones to their named forms
-            label = {"Q1W": "QW", "Q1M": "QM", "Q1D": "QD", "Q7D": "QW", "Q14D": "Q2W", "Q21D": "Q3W", "Q28D": "Q4W"}.get(label, label)
-        return label
+_Q_NAMED = {"Q1W": "QW", "Q1M": "QM", "Q1D": "QD", "Q7D": "QW", "Q14D": "Q2W", "Q21D": "Q3W", "Q28D": "Q4W"}
+
+# Fast scan: the frequency and route patterns are only tried (re.match on lower-cased text, no
+# IGNORECASE) where a token that can start one of their alternatives begins; trying them at every
+# position costs about 1 µs per character in Python's regex engine.
+_F = re.compile("|".join(f"(?P<g{i}>{rx})" for i, (rx, _l) in enumerate(_FREQ_PATTERNS)))
+_R = re.compile("|".join(f"(?P<g{i}>{rx})" for i, (rx, _l) in enumerate(_ROUTE_PATTERNS)))
+_F_ANY_CASE = re.compile(_F.pattern, re.IGNORECASE)
+_R_ANY_CASE = re.compile(_R.pattern, re.IGNORECASE)
+_TOKEN = re.compile(r"[a-z]+|[0-9]+|/")
+_TRIGGERS = frozenset("""
+once weekly every per twice two three four biw tiw biweekly fortnightly each monthly qm b bid t tid qid q qd daily o od
+qam qpm qhs at nightly as prn p on single one qw qwk qmo
+sub subcutaneous subcutaneously subq subcut s sc sq intra intravenous intravenously i iv im infusion infusions drip
+intramuscular intramuscularly intravitreal intravitreally intrathecal intrathecally intranasal intranasally nasal
+inhaled inhalation inhaler nebulised nebulized nebuliser nebulizer nebulisation nebulization transdermal transdermally
+patch patches sublingual sublingually rectal rectally suppository suppositories ophthalmic eye drops topical topically
+cream creams ointment ointments gel gels varnish lotion orally oral po by tablet tablets capsule capsules pill pills
+sachet sachets 3 4 21 28 /
+""".split())
+
+
+def _label(m: re.Match, clean: str, kind: str) -> Optional[str]:
+    """Normalised label of a frequency ('f') or route ('r') match, or None when it does not count."""
+    label = (_FREQ_PATTERNS if kind == "f" else _ROUTE_PATTERNS)[int(m.lastgroup[1:])][1]
+    if kind == "r" and label == "im" and m.group(0).lower() == "im" and clean[m.start():m.end()] != "IM":
+        return None  # a bare lower-case 'im' is not a route
+    if "{n}" in label:
+        n = next((v for k, v in m.groupdict().items() if k[0] == "n" and v), None)
+        if n is None:
+            return None
+        label = label.replace("{n}", str(int(n)))
+        label = _Q_NAMED.get(label, label)
+    return label
+
+
+def _events(clean: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(start, label) of every frequency phrase and every route phrase in ``clean``, in text order.
+
+    The two are scanned independently ('single infusion' is both ONCE and iv)."""
+    low = clean.lower()
+    starts = None if len(low) != len(clean) else [  # None: a case mapping changed the length (rare): slow path
+        t.start() for t in _TOKEN.finditer(low) if t.group(0) in _TRIGGERS]
+    out: dict[str, list[tuple[int, str]]] = {"f": [], "r": []}
+    for kind, rx, rx_any in (("f", _F, _F_ANY_CASE), ("r", _R, _R_ANY_CASE)):
+        for m in (rx_any.finditer(clean) if starts is None else _triggered(rx, low, starts)):
+            label = _label(m, clean, kind)
+            if label is not None:
+                out[kind].append((m.start(), label))
+    return out["f"], out["r"]
+
+
+def _triggered(rx: re.Pattern, low: str, starts: list[int]):
+    last_end = -1
+    for pos in starts:
+        if pos >= last_end:
+            m = rx.match(low, pos)
+            if m is not None:
+                last_end = m.end()
+                yield m
+
+
+def _first(events: list[tuple[int, str]], start: int = 0, end: Optional[int] = None) -> Optional[str]:
+    for pos, label in events:
+        if pos >= start and (end is None or pos < end):
+            return label
     return None
+
+
+def _doses_in(clean: str) -> list[re.Match]:
+    """Dose matches whose number is not glued to a word or a decimal point ('x10 mg', 'A1 5 mg')."""
+    out = []
+    for m in _DOSE.finditer(clean):
+        k = m.start()
+        if k > 0 and (clean[k - 1].isalnum() or clean[k - 1] in "_."):
+            continue
+        out.append(m)
+    return out
 
 
 def parse_dose(text: Optional[str]) -> list[Dose]:
@@ -189,44 +251,38 @@ def parse_dose(text: Optional[str]) -> list[Dose]:
     if not text or not isinstance(text, str) or _NO_DOSE.match(text):
         return []
     clean = _clean(text)
-    matches = list(_DOSE.finditer(clean))
+    matches = _doses_in(clean) if _HAS_DIGIT.search(clean) else []
     placebo_anywhere = _PLACEBO.search(clean) is not None
+    if not matches and not placebo_anywhere:
+        return []
+    freqs, routes = _events(clean)
     if not matches:
-        if not placebo_anywhere:
-            return []
-        return [Dose(None, None, None, _first_label(_FREQ, _FREQ_PATTERNS, clean),
-                     _first_label(_ROUTE, _ROUTE_PATTERNS, clean), True)]
+        return [Dose(None, None, None, _first(freqs), _first(routes), True)]
     first_start = matches[0].start()
-    prefix_freq = _first_label(_FREQ, _FREQ_PATTERNS, clean, 0, first_start)
-    prefix_route = _first_label(_ROUTE, _ROUTE_PATTERNS, clean, 0, first_start)
+    prefix_freq = _first(freqs, 0, first_start)
+    prefix_route = _first(routes, 0, first_start)
     single = len(matches) == 1
     doses: list[Dose] = []
     prev_end = 0
     for k, m in enumerate(matches):
         seg_end = matches[k + 1].start() if k + 1 < len(matches) else len(clean)
-        idx = next(i for i in range(len(_UNIT_ALTS)) if m.group(f"u{i}") is not None)
-        _rx, unit, factor, implied_freq = _UNIT_ALTS[idx]
+        lead = clean[max(prev_end, m.start() - 40):m.start()]
+        prev_end = m.end()
+        if _TOTAL.search(lead):  # "(for a total of 600 mg)" restates a sum, not a dose
+            continue
+        _rx, unit, factor, implied_freq = _UNIT_ALTS[int(m.lastgroup[1:])]
         v1 = float(m.group("v1"))
         v2 = float(m.group("v2")) if m.group("v2") else None
-        qualifier = "range" if v2 is not None else ("up to" if m.group("upto") else None)
-        freq = implied_freq or _first_label(_FREQ, _FREQ_PATTERNS, clean, m.end(), seg_end) or prefix_freq
-        route = _first_label(_ROUTE, _ROUTE_PATTERNS, clean, m.end(), seg_end) or prefix_route
-        if single and freq is None:
-            freq = _first_label(_FREQ, _FREQ_PATTERNS, clean)
-        if single and route is None:
-            route = _first_label(_ROUTE, _ROUTE_PATTERNS, clean)
+        qualifier = "range" if v2 is not None else ("up to" if _UPTO.search(lead) else None)
+        freq = implied_freq or _first(freqs, m.end(), seg_end) or prefix_freq or (_first(freqs) if single else None)
+        route = _first(routes, m.end(), seg_end) or prefix_route or (_first(routes) if single else None)
         # the dose is a placebo when 'placebo' is written just before it (same clause) or it is zero
-        lead = clean[max(prev_end, m.start() - 40):m.start()]
-        if _TOTAL.search(lead):  # "(for a total of 600 mg)" restates a sum, not a dose
-            prev_end = m.end()
-            continue
         is_placebo = v1 == 0 or _PLACEBO.search(lead) is not None
         doses.append(Dose(
             value=v1, unit=unit, value_mg=v1 * factor if factor is not None else None,
             frequency=freq, route=route, is_placebo=is_placebo,
             value_upper=v2, qualifier=qualifier,
         ))
-        prev_end = m.end()
     return doses
 
 
