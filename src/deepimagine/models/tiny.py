@@ -169,7 +169,7 @@ def pretrain(model, tokenizer, texts: Sequence[str], steps: int, lr: float, batc
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     model.eval()
     head, tail = losses[:10], losses[-10:]
     return {"steps": steps, "loss_first10": sum(head) / len(head), "loss_last10": sum(tail) / len(tail),

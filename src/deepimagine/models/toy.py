@@ -79,7 +79,7 @@ def toy_cells(n_trials: int = 12, seed: int = 0) -> list[dict]:
         region = _REGIONS[t % len(_REGIONS)]
         weeks = [12, 24][t % 2]
         for dose in (10.0, 40.0):
-            rows.append({"nct_id": f"NCT{8000000 + t:08d}", "split": "train" if t % 4 else "test",
+            rows.append({"nct_id": f"NCT{8000000 + t:08d}", "split": "train" if t % 3 else "test",
                          "arm_label": f"{drug[0]} {dose:g} mg", "arm_type": "EXPERIMENTAL",
                          "arm_description": f"{drug[0]} {dose:g} mg once daily", "intervention": drug[0],
                          "dose_value": dose, "dose_unit": "mg", "dose_value_mg": dose, "conditions": [drug[1]],
@@ -87,5 +87,6 @@ def toy_cells(n_trials: int = 12, seed: int = 0) -> list[dict]:
                          "min_age": "18 Years", "max_age": None, "measure": drug[2], "measure_norm": drug[2].lower(),
                          "time_frame": f"{weeks} weeks", "time_weeks": weeks, "unit": drug[3], "better": drug[4],
                          "value": round(-1.0 - dose / 40 + rng.gauss(0, 0.1), 2), "spread": 1.0, "n": 60,
+                         "dispersion_type": "SD", "title": f"{drug[0]} in {drug[1]}",
                          "text": f"{drug[0]} {dose:g} mg in {drug[1]}"})
     return rows

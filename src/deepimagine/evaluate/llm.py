@@ -1,0 +1,129 @@
+"""LLM predictors: ``make_llm_predictor(params, model, mode)`` for model in base | sft | rl and mode in
+direct | imagine.
+
+base -> ``models/base`` (or the Hub id it records); sft / rl -> the base plus the PEFT LoRA adapter
+saved in ``models/sft`` / ``models/rl``. Generation is batched and greedy (``params.model.temperature``)
+with ``params.model.max_new_tokens``; the full text (DECISION + REASON) is kept in ``Prediction.text``.
+Imagine mode keeps every path's step texts in ``Prediction.text`` (JSON) and in
+``predictor.trajectories`` (question id -> paths), and its fallbacks in ``predictor.counts``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .. import io
+from ..models import resolve_base_path
+from ..questions import Question, parse_decision, render_messages
+
+try:
+    from .predictors import Prediction
+except ImportError:  # pragma: no cover - the evaluate harness not present yet
+    from dataclasses import dataclass
+
+    @dataclass
+    class Prediction:  # type: ignore[no-redef]
+        id: str
+        probs: Optional[list[float]]
+        valid: bool
+        text: str = ""
+
+log = logging.getLogger(__name__)
+
+CELLS_FILE = io.PAIRS_DIR / "cells.parquet"
+_GENERATORS: dict[tuple, object] = {}   # one loaded model at a time, shared by the modes of a model
+
+
+def model_paths(model: str, models_dir: Path = io.MODELS_DIR) -> tuple[str, Optional[str]]:
+    """(base model path or id, adapter path or None) for 'base' | 'sft' | 'rl'."""
+    if model not in ("base", "sft", "rl"):
+        raise ValueError(f"unknown LLM {model!r} (base | sft | rl)")
+    base = resolve_base_path(models_dir / "base")
+    if model == "base":
+        return base, None
+    adapter = models_dir / model
+    if not (adapter / "adapter_config.json").exists():
+        raise FileNotFoundError(f"{adapter} holds no PEFT adapter (adapter_config.json): run the '{model}' stage")
+    return base, str(adapter)
+
+
+def get_generator(params, base: str, adapter: Optional[str]):
+    from ..models.generate import Generator
+
+    key = (base, adapter, params.model.backend, params.model.dtype)
+    if key not in _GENERATORS:
+        _GENERATORS.clear()   # free the previous model first
+        _GENERATORS[key] = Generator(base, adapter, backend=params.model.backend, dtype=params.model.dtype,
+                                     batch_size=params.model.generate_batch_size, seed=params.seed)
+    return _GENERATORS[key]
+
+
+class LLMPredictor:
+    def __init__(self, params, model: str, mode: str, models_dir: Path = io.MODELS_DIR,
+                 cells_path: Path = CELLS_FILE):
+        if mode not in ("direct", "imagine"):
+            raise ValueError(f"unknown mode {mode!r} (direct | imagine)")
+        self.params, self.model, self.mode = params, model, mode
+        self.name = f"{model}/{mode}"
+        self.base, self.adapter = model_paths(model, models_dir)
+        self.cells_path = Path(cells_path)
+        self.trajectories: dict[str, dict] = {}
+        self.counts: Counter = Counter()
+
+    def ask(self, questions: Sequence[Question]) -> list[str]:
+        """One greedy completion per question."""
+        gen = get_generator(self.params, self.base, self.adapter)
+        outs = gen.generate([render_messages(q) for q in questions], max_new_tokens=self.params.model.max_new_tokens,
+                            temperature=self.params.model.temperature, seed=self.params.seed)
+        return [o[0] for o in outs]
+
+    def _direct(self, questions: Sequence[Question]) -> list[Prediction]:
+        out = []
+        for q, text in zip(questions, self.ask(questions)):
+            parsed = parse_decision(text, len(q.options))
+            out.append(Prediction(q.id, parsed.probs if parsed.valid else None, parsed.valid, text))
+        return out
+
+    def _pool(self) -> list[dict]:
+        from .imagine import _train_pool
+
+        if not self.cells_path.exists():
+            log.warning("%s: %s missing: imagine paths start at each question's own anchor", self.name, self.cells_path)
+            return []
+        import pandas as pd
+
+        return _train_pool(pd.read_parquet(self.cells_path))
+
+    def predict(self, questions: Sequence[Question]) -> list[Prediction]:
+        questions = list(questions)
+        if self.mode == "direct":
+            return self._direct(questions)
+        from .imagine import fallback_reason, imagine
+
+        reasons = {q.id: fallback_reason(q) for q in questions}
+        direct_qs = [q for q in questions if reasons[q.id]]
+        imag_qs = [q for q in questions if not reasons[q.id]]
+        self.counts.update(f"fallback_{r}" for r in reasons.values() if r)
+        by_id = {p.id: p for p in self._direct(direct_qs)} if direct_qs else {}
+        if imag_qs:
+            ev = self.params.evaluate
+            probs, traj, counts = imagine(imag_qs, self._pool(), self.ask, k=ev.imagine_k,
+                                          margin_rel=self.params.pairs.direction_margin_rel,
+                                          margin_sd=self.params.pairs.direction_margin_sd)
+            self.counts.update(counts)
+            self.counts["imagined"] += len(imag_qs)
+            self.trajectories.update(traj)
+            for q in imag_qs:
+                p = probs[q.id]
+                by_id[q.id] = Prediction(q.id, p, p is not None, json.dumps(traj[q.id], default=str))
+        for q in direct_qs:
+            self.trajectories[q.id] = {"fallback": reasons[q.id], "text": by_id[q.id].text}
+        log.info("%s: %s", self.name, dict(self.counts))
+        return [by_id[q.id] for q in questions]
+
+
+def make_llm_predictor(params, model: str, mode: str) -> LLMPredictor:
+    return LLMPredictor(params, model, mode)

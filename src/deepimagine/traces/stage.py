@@ -1,0 +1,87 @@
+"""``deepimagine traces``: a reasoning trace per training question, kept only when it agrees.
+
+Writes ``data/traces/traces.jsonl`` (kept traces only: ``question_id``, ``teacher``, ``completion``,
+``agrees`` (always true there), ``basis``, ``kind``), ``data/traces/dropped.jsonl`` (disagreeing
+or invalid traces with the reason) and ``metrics/traces.json`` (counts that reconcile:
+considered = kept + dropped + invalid).
+"""
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from .. import io
+from ..questions import Question
+from .teachers import GeneratorTeacher, OpenAITeacher, TemplateTeacher, check_trace
+
+log = logging.getLogger(__name__)
+
+TRAIN_FILE = io.PAIRS_DIR / "train.jsonl"
+TRACES_FILE = io.TRACES_DIR / "traces.jsonl"
+DROPPED_FILE = io.TRACES_DIR / "dropped.jsonl"
+METRICS_FILE = io.METRICS_DIR / "traces.json"
+
+
+def select_questions(questions: list[Question], max_traces: int | None, seed: int) -> list[Question]:
+    """Deterministic cap: sort by id, sample ``max_traces`` with ``seed``, keep id order."""
+    qs = sorted(questions, key=lambda q: q.id)
+    if max_traces is not None and len(qs) > max_traces:
+        qs = sorted(random.Random(seed).sample(qs, max_traces), key=lambda q: q.id)
+    return qs
+
+
+def make_teacher(params, truth: dict | None):
+    t = params.traces
+    if t.teacher == "template":
+        return TemplateTeacher(truth, margin=params.pairs.direction_margin_sd)
+    if t.teacher == "openai":
+        return OpenAITeacher(t.openai_base_url, t.openai_model)
+    if t.teacher == "vllm":
+        if not t.vllm_model:
+            raise ValueError("traces.teacher 'vllm' needs traces.vllm_model (a Hub id or local path)")
+        return GeneratorTeacher(t.vllm_model, backend=params.model.backend, dtype=params.model.dtype)
+    raise ValueError(f"unknown traces.teacher {t.teacher!r}")
+
+
+def build_traces(questions: list[Question], teacher) -> tuple[list[dict], list[dict], dict]:
+    """Run the teacher and the agreement filter. Returns (kept rows, dropped rows, metrics)."""
+    completions = teacher.complete(questions)
+    basis = getattr(teacher, "basis", {})
+    kept, dropped = [], []
+    counts: Counter = Counter()
+    by_kind: dict[str, Counter] = defaultdict(Counter)
+    for q, text in zip(questions, completions):
+        checked = check_trace(q, text)
+        counts[checked.status] += 1
+        by_kind[q.kind][checked.status] += 1
+        row = {"question_id": q.id, "teacher": teacher.name, "completion": text, "kind": q.kind,
+               "basis": basis.get(q.id, "model"), "agrees": checked.status == "kept"}
+        if checked.status == "kept":
+            kept.append(row)
+        else:
+            dropped.append({**row, "status": checked.status, "choice": checked.choice,
+                            "answer_index": q.answer_index, "error": checked.error})
+    n = len(questions)
+    metrics = {"teacher": teacher.name, "considered": n, "kept": counts["kept"], "dropped": counts["dropped"],
+               "invalid": counts["invalid"], "kept_rate": counts["kept"] / n if n else None,
+               "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+               "basis": dict(Counter(r["basis"] for r in kept))}
+    assert metrics["kept"] + metrics["dropped"] + metrics["invalid"] == n
+    return kept, dropped, metrics
+
+
+def run(params) -> None:
+    if not TRAIN_FILE.exists():
+        raise FileNotFoundError(f"{TRAIN_FILE} not found: run the 'pairs' stage first")
+    questions = [Question.from_row(r) for r in io.read_jsonl(TRAIN_FILE)]
+    selected = select_questions(questions, params.traces.max_traces, params.seed)
+    truth = io.read_json(io.TRUTH_FILE) if Path(io.TRUTH_FILE).exists() else None
+    kept, dropped, metrics = build_traces(selected, make_teacher(params, truth))
+    metrics["train_questions"] = len(questions)
+    io.write_jsonl(TRACES_FILE, kept)
+    io.write_jsonl(DROPPED_FILE, dropped)
+    io.write_json(METRICS_FILE, metrics)
+    log.info("traces (%s): %d considered, %d kept, %d dropped, %d invalid", metrics["teacher"],
+             metrics["considered"], metrics["kept"], metrics["dropped"], metrics["invalid"])
