@@ -49,14 +49,14 @@ def test_stage_writes_metrics_report_and_plots(tmp_path, monkeypatch, capsys):
     for bench in benches:
         assert set(ev[bench]) == {"majority", "logistic", "random_forest", "lightgbm"}
         for res in ev[bench].values():
-            assert {"overall_bacc", "overall_f1", "overall_ce", "invalid_rate", "n"} <= set(res)
+            assert set(res) == {"overall_bacc", "overall_f1", "overall_ce", "ece", "invalid_rate"}
             assert res["invalid_rate"] == 0
         detail = json.loads((tmp_path / f"metrics/predictions/{bench}/lightgbm.json").read_text())
         assert "ci" in detail and "by_factor" in detail and "calibration" in detail
         rows = (tmp_path / f"metrics/predictions/{bench}/lightgbm.jsonl").read_text().splitlines()
         assert len(rows) == detail["n"]
         for kind in ("calibration", "confusion", "by_factor"):
-            assert (tmp_path / f"metrics/plots/{bench}_{kind}.png").stat().st_size > 1000
+            assert (tmp_path / f"metrics/plots/images/{bench}_{kind}.png").stat().st_size > 1000
             assert (tmp_path / f"metrics/plots/data/{kind}/{bench}/majority.json").exists()
     # the rule in the fixture is learnable: LightGBM beats the majority class on the internal test set
     assert ev["test"]["lightgbm"]["overall_bacc"] > ev["test"]["majority"]["overall_bacc"] + 0.15

@@ -54,13 +54,13 @@ def make_estimator(name: str, hp: Any, seed: int):
         from sklearn.ensemble import RandomForestClassifier
 
         return RandomForestClassifier(n_estimators=hp.rf_n_estimators, max_depth=hp.rf_max_depth,
-                                      min_samples_leaf=hp.rf_min_samples_leaf, random_state=seed, n_jobs=2)
+                                      min_samples_leaf=hp.rf_min_samples_leaf, random_state=seed, n_jobs=hp.n_jobs)
     if name == "lightgbm":
         import lightgbm as lgb
 
         return lgb.LGBMClassifier(n_estimators=hp.lgbm_n_estimators, learning_rate=hp.lgbm_learning_rate,
                                   num_leaves=hp.lgbm_num_leaves, min_child_samples=hp.lgbm_min_child_samples,
-                                  subsample=1.0, colsample_bytree=1.0, random_state=seed, n_jobs=2,
+                                  subsample=1.0, colsample_bytree=1.0, random_state=seed, n_jobs=hp.n_jobs,
                                   deterministic=True, force_row_wise=True, verbose=-1)
     raise ValueError(f"unknown baseline {name!r} (known: {', '.join(BASELINES)})")
 

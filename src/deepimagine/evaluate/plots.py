@@ -1,8 +1,8 @@
 """Plots of one benchmark's results, from the score dicts alone: PNG figures (rendered as images by
 ``dvc plots show``) and per-predictor JSON data files for DVC's templates.
 
-Layout under ``metrics/plots/``:
-  ``<benchmark>_calibration.png``, ``<benchmark>_confusion.png``, ``<benchmark>_by_factor.png``
+Layout under ``metrics/plots/`` (images and data apart, so that dvc.yaml can give each data folder its template):
+  ``images/<benchmark>_{calibration,confusion,by_factor}.png``
   ``data/calibration/<benchmark>/<predictor>.json``  rows {confidence, accuracy, count}   (template: linear/scatter)
   ``data/confusion/<benchmark>/<predictor>.json``    rows {actual, predicted}, one per question (template: confusion)
   ``data/by_factor/<benchmark>/<predictor>.json``    rows {factor, acc, bacc, ce, n}     (template: bar_horizontal)
@@ -70,7 +70,7 @@ def write_plots(benchmark: str, results: dict[str, dict], out_dir: str | Path) -
                     label=f"{pred} (ECE {results[pred]['ece']:.3f})")
     ax.set(xlabel="confidence (top option)", ylabel="accuracy", title=f"Calibration: {benchmark}", xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=7)
-    written.append(_save(fig, out_dir / f"{benchmark}_calibration.png"))
+    written.append(_save(fig, out_dir / "images" / f"{benchmark}_calibration.png"))
 
     # confusion matrices: predictors x categories
     cats = sorted({c for res in results.values() for c in res["confusion"]})
@@ -89,7 +89,7 @@ def write_plots(benchmark: str, results: dict[str, dict], out_dir: str | Path) -
             if j == 0:
                 ax.set_ylabel(f"{pred}\ngold", fontsize=7)
     fig.suptitle(f"Confusion (rows gold, columns predicted): {benchmark}", fontsize=9)
-    written.append(_save(fig, out_dir / f"{benchmark}_confusion.png"))
+    written.append(_save(fig, out_dir / "images" / f"{benchmark}_confusion.png"))
 
     # accuracy by perturbation factor
     factors = sorted({f for pred in preds for f in results[pred].get("by_factor", {})})
@@ -105,7 +105,7 @@ def write_plots(benchmark: str, results: dict[str, dict], out_dir: str | Path) -
                       fontsize=7)
         ax.set(xlabel="accuracy", xlim=(0, 1), title=f"Accuracy by perturbation factor: {benchmark}")
         ax.legend(fontsize=7)
-        written.append(_save(fig, out_dir / f"{benchmark}_by_factor.png"))
+        written.append(_save(fig, out_dir / "images" / f"{benchmark}_by_factor.png"))
     return written
 
 

@@ -13,8 +13,8 @@ def _r(x: float, nd: int = 4):
 
 
 def headline(results: dict[str, dict[str, dict]]) -> dict:
-    """{benchmark: {predictor: {overall_bacc, overall_f1, overall_ce, ece, invalid_rate, n}}}: what dvc exp show lists."""
-    return {bench: {pred: {k: _r(res[k]) for k in HEADLINE_KEYS} | {"n": res["n"]} for pred, res in preds.items()}
+    """{benchmark: {predictor: {overall_bacc, overall_f1, overall_ce, ece, invalid_rate}}}: what dvc exp show lists."""
+    return {bench: {pred: {k: _r(res[k]) for k in HEADLINE_KEYS} for pred, res in preds.items()}
             for bench, preds in results.items()}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -146,6 +147,7 @@ def run(params) -> None:
     predictors = make_predictors(params, train)
     if not predictors:
         raise RuntimeError("no predictor available: check evaluate.predictors and that the baselines stage ran")
-    (io.METRICS_DIR / "predictions").mkdir(parents=True, exist_ok=True)
-    (io.METRICS_DIR / "plots").mkdir(parents=True, exist_ok=True)
+    for d in (PREDICTIONS_DIR, PLOTS_DIR):  # wholly this stage's outputs: no stale predictor files
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
     evaluate_all(params, train, benchmarks, predictors)
