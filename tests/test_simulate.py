@@ -228,6 +228,7 @@ def test_truth_is_recomputable_and_dose_response_follows_emax(world, registry):
         for arm in t["arms"].values():
             for key, value in arm["outcomes"].items():
                 o = t["outcomes"][key]
+                assert isinstance(o["scale"], float) and o["scale"] > 0 and o["value_scale"] in ("mean_change", "percent")
                 again = sim.true_mean(world, arm["drug"], arm["dose"] or 0.0, o["endpoint"], o["weeks"], t["region_weights"],
                                       t["population"]["age_group"], t["population"]["female_share"], t["placebo_factor"])
                 assert abs(again - value) < 1e-3 * max(1.0, abs(value))

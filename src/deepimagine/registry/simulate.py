@@ -48,7 +48,8 @@ Ground truth (``truth_document``): ``{"format_version", "registry_date", "key_fo
 (drug id or null for placebo), "drug_name", "role" ("placebo"|"experimental"|"active_comparator"),
 "dose", "dose_unit", "dose_mg" (null unless the unit is a mass), "frequency", "route",
 "outcomes": {outcome_key: true_mean}}}, "outcomes": {outcome_key: {"endpoint", "weeks", "kind",
-"better", "type", "scale"}}}``. ``outcome_key`` is ``outcome_measure_title + " | " + time_frame``,
+"better", "type", "scale" (per-participant SD: the endpoint's sd, or 100*sqrt(p(1-p)) at the
+placebo rate p clipped to [0.1, 0.9] for responders), "value_scale" ("mean_change"|"percent")}}}``. ``outcome_key`` is ``outcome_measure_title + " | " + time_frame``,
 exactly as posted in the record (``protocolSection.outcomesModule`` and, with results,
 ``resultsSection.outcomeMeasuresModule``). ``true_mean`` is on the endpoint's natural scale:
 mean change (continuous) or percent responders (responder), also for measures posted as
@@ -543,7 +544,10 @@ def build_world(seed: int) -> dict:
         for tup in spec["endpoints"]:
             ep = dict(zip(ENDPOINT_FIELDS, tup))
             ep["condition"] = spec["id"]
-            ep["scale"] = "mean_change" if ep["kind"] == "continuous" else "percent"
+            ep["value_scale"] = "mean_change" if ep["kind"] == "continuous" else "percent"
+            # per-participant SD, the scale for standardised effects: sd, or the binomial SD at the placebo rate
+            pr = min(max(ep["placebo"], 0.1), 0.9)
+            ep["scale_sd"] = ep["sd"] if ep["kind"] == "continuous" else round(100.0 * math.sqrt(pr * (1.0 - pr)), 4)
             endpoints[ep["id"]] = ep
             ep_ids.append(ep["id"])
         cond = {k: v for k, v in spec.items() if k != "endpoints"}
@@ -597,7 +601,7 @@ def build_world(seed: int) -> dict:
                         "emax": _round_sig(ep["effect_scale"] * pot * dev, 4),
                         "ed50": _round_sig(cls["typical"] * ed50_ratio * math.exp(rng.gauss(0.0, 0.1)), 4),
                         "hill": round(max(0.5, hill + rng.gauss(0.0, 0.1)), 3),
-                        "scale": "mean_change" if ep["kind"] == "continuous" else "log_odds",
+                        "emax_scale": "mean_change" if ep["kind"] == "continuous" else "log_odds",
                     }
             drug_id = base
             drugs[drug_id] = {
@@ -1259,7 +1263,8 @@ class _Study:
             "arms": truth_arms,
             "outcomes": {m["key"]: {"endpoint": m["endpoint"], "weeks": m["weeks"], "kind": m["kind"],
                                     "better": eps[m["endpoint"]]["better"], "type": m["type"],
-                                    "scale": eps[m["endpoint"]]["scale"]} for m in measures},
+                                    "scale": eps[m["endpoint"]]["scale_sd"],
+                                    "value_scale": eps[m["endpoint"]]["value_scale"]} for m in measures},
         }
 
     # ------------------------------------------------------------------ results
