@@ -75,6 +75,8 @@ class TracesParams:
     openai_model: str = "gpt-4o-mini"
     vllm_model: Optional[str] = None
     max_traces: int = 4000
+    template_margin_direction: float = 0.05
+    template_margin_significance: float = 0.2
 
 
 @dataclass

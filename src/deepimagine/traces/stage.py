@@ -35,7 +35,8 @@ def select_questions(questions: list[Question], max_traces: int | None, seed: in
 def make_teacher(params, truth: dict | None):
     t = params.traces
     if t.teacher == "template":
-        return TemplateTeacher(truth, margin=params.pairs.direction_margin_sd)
+        return TemplateTeacher(truth, margin=t.template_margin_direction,
+                               significance_margin=t.template_margin_significance)
     if t.teacher == "openai":
         return OpenAITeacher(t.openai_base_url, t.openai_model)
     if t.teacher == "vllm":

@@ -128,7 +128,7 @@ def mechanism_decision(q: Question, margin: float) -> Optional[tuple[int, float]
     return sem.index(label), confidence
 
 
-def template_trace(q: Question, truth: Optional[dict] = None, margin: float = 0.2) -> tuple[str, str]:
+def template_trace(q: Question, truth: Optional[dict] = None, margin: float = 0.05) -> tuple[str, str]:
     """(completion, basis): the full DECISION/REASON answer and 'mechanism' or 'rationalized'."""
     decided = mechanism_decision(q, margin)
     basis = "mechanism"
@@ -147,14 +147,15 @@ def template_trace(q: Question, truth: Optional[dict] = None, margin: float = 0.
 class TemplateTeacher:
     name = "template"
 
-    def __init__(self, truth: Optional[dict] = None, margin: float = 0.2):
-        self.truth, self.margin = truth, margin
+    def __init__(self, truth: Optional[dict] = None, margin: float = 0.05, significance_margin: float = 0.2):
+        self.truth, self.margin, self.significance_margin = truth, margin, significance_margin
         self.basis: dict[str, str] = {}
 
     def complete(self, questions: Sequence[Question]) -> list[str]:
         out = []
         for q in questions:
-            text, basis = template_trace(q, self.truth, self.margin)
+            margin = self.margin if q.category == "direction" else self.significance_margin
+            text, basis = template_trace(q, self.truth, margin)
             self.basis[q.id] = basis
             out.append(text)
         return out
