@@ -166,11 +166,11 @@ def build_cell_pairs(con: duckdb.DuckDBPyConnection, max_per_trial_pair: int) ->
     SELECT p.anchor_nct, p.target_nct, p.name_norm, p.condition_norm, p.similarity,
            ca.outcome_id AS a_outcome, ca.group_id AS a_group, cb.outcome_id AS t_outcome, cb.group_id AS t_group,
            ca.outcome_type AS a_outcome_type,
-           (ta.regions_key IS DISTINCT FROM tb.regions_key) AS d_geography,
+           (ta.main_region IS DISTINCT FROM tb.main_region) AS d_geography,
            ({da} IS NOT NULL AND {db} IS NOT NULL AND {da} <> {db}) AS d_dose_cross,
            (({da} IS NULL) <> ({db} IS NULL)) AS dose_unknown,
            (ta.phase IS DISTINCT FROM tb.phase) AS d_phase,
-           ((ta.sex, ta.min_age, ta.max_age) IS DISTINCT FROM (tb.sex, tb.min_age, tb.max_age)) AS d_population,
+           (ta.population_group IS DISTINCT FROM tb.population_group) AS d_population,
            (coalesce(ca.time_weeks::VARCHAR, lower(ca.time_frame)) IS DISTINCT FROM
             coalesce(cb.time_weeks::VARCHAR, lower(cb.time_frame))) AS d_time_frame,
            (ta.comparator IS DISTINCT FROM tb.comparator) AS d_comparator
@@ -209,13 +209,15 @@ def build_cell_pairs(con: duckdb.DuckDBPyConnection, max_per_trial_pair: int) ->
 
 def _value(kind: str, trial: dict, cell: dict) -> str:
     if kind == "geography":
-        return ", ".join(trial.get("regions") or []) or "unknown"
+        regions = list(trial.get("regions") or [])
+        main = trial.get("main_region") or "Unknown"
+        return main if regions == [main] else f"{main} (regions: {', '.join(regions) or 'unknown'})"
     if kind == "dose_cross":
         return dose_text(cell)
     if kind == "phase":
         return trial.get("phase") or "unknown"
     if kind == "population":
-        return population_text(trial)
+        return f"{trial.get('population_group')} ({population_text(trial)})"
     if kind == "time_frame":
         return cell.get("time_frame") or (f"{cell['time_weeks']:g} weeks" if cell.get("time_weeks") is not None else "unknown")
     if kind == "comparator":

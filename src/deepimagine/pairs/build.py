@@ -118,9 +118,7 @@ def significance(analysis: dict, alpha: float) -> str:
 # ---------------------------------------------------------------- context
 
 def population_text(trial: dict) -> str:
-    sex = {"FEMALE": "women", "MALE": "men"}.get((trial.get("sex") or "").upper(), "adults and children"
-                                                  if trial.get("min_age") is None or (trial.get("min_age") or 0) < 18
-                                                  else "adults")
+    sex = {"FEMALE": "women", "MALE": "men"}.get((trial.get("sex") or "").upper(), "all sexes")
     lo, hi = trial.get("min_age"), trial.get("max_age")
     if lo is not None and hi is not None:
         ages = f"aged {lo:g}-{hi:g} years"

@@ -113,6 +113,14 @@ def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 700) 
                list(DISTINCT coalesce(region, 'Other') ORDER BY coalesce(region, 'Other')) AS regions
         FROM reg.countries WHERE country IS NOT NULL GROUP BY nct_id
     ),
+    region_n AS (
+        SELECT nct_id, coalesce(region, 'Other') AS region, count(DISTINCT country) AS n
+        FROM reg.countries WHERE country IS NOT NULL GROUP BY ALL
+    ),
+    main_region AS (   -- the region of most of the trial's countries; 'Multiregional' on a tie
+        SELECT nct_id, CASE WHEN count(*) FILTER (WHERE n = max_n) = 1 THEN arg_max(region, n) ELSE 'Multiregional' END AS main_region
+        FROM (SELECT *, max(n) OVER (PARTITION BY nct_id) AS max_n FROM region_n) GROUP BY nct_id
+    ),
     ctrl AS (
         SELECT nct_id, arg_min(arm_type, {arm_rank_sql('arm_type')}) AS control_type
         FROM reg.arms WHERE arm_type IS NOT NULL AND arm_type <> 'EXPERIMENTAL' GROUP BY nct_id
@@ -131,7 +139,15 @@ def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 700) 
            coalesce(c.conditions, []) AS conditions, coalesce(c.conditions_norm, []) AS conditions_norm,
            coalesce(k.countries, []) AS countries, coalesce(k.regions, []) AS regions,
            array_to_string(coalesce(k.regions, []), ', ') AS regions_key,
+           coalesce(mr.main_region, 'Unknown') AS main_region,
            e.sex, e.min_age_years AS min_age, e.max_age_years AS max_age,
+           -- coarse population group compared across trials (18-65 and 18-80 are both 'adults')
+           coalesce(e.sex, 'ALL') || ' ' || CASE
+               WHEN e.max_age_years < 18 THEN 'children'
+               WHEN e.min_age_years >= 60 THEN 'older adults'
+               WHEN e.min_age_years < 18 THEN 'children and adults'
+               WHEN e.min_age_years IS NULL AND e.max_age_years IS NULL THEN 'any age'
+               ELSE 'adults' END AS population_group,
            coalesce(ctrl.control_type, 'NONE') AS comparator,
            left(coalesce(s.brief_title, s.official_title, '') || ' | ' || coalesce(a.arms_text, '') || ' | ' ||
                 coalesce(o.outcomes_text, ''), {int(text_chars)}) AS trial_text
@@ -139,6 +155,7 @@ def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 700) 
     LEFT JOIN cond c USING (nct_id)
     LEFT JOIN ctry k USING (nct_id)
     LEFT JOIN reg.eligibility e USING (nct_id)
+    LEFT JOIN main_region mr USING (nct_id)
     LEFT JOIN ctrl USING (nct_id)
     LEFT JOIN armtext a USING (nct_id)
     LEFT JOIN outtext o USING (nct_id);
