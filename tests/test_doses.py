@@ -165,3 +165,9 @@ def test_time_frame_weeks(text, weeks):
         assert got is None
     else:
         assert got == pytest.approx(weeks, rel=1e-3)
+
+
+def test_dose_list_shares_the_schedule_after_it():
+    doses = parse_dose("Wiraveglutide 0.5 mg, 1 mg, 2 mg injection administered by subcutaneous injection weekly.")
+    assert [(d.value, d.frequency, d.route) for d in doses] == [(0.5, "QW", "sc"), (1, "QW", "sc"), (2, "QW", "sc")]
+    assert [d.value for d in parse_dose("Coralicitinib 15-mg orally q.d.")] == [15]

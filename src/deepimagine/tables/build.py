@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -215,61 +216,47 @@ def _stage1_lines(con, studies_path: Path) -> None:
 def _stage2_studies(con) -> None:
     # The one full parse of every line: try() turns malformed JSON into NULL instead of an error; a valid
     # non-object (array, string ...) transforms to a struct of NULLs and is told apart by its first byte.
+    # `s` keeps one typed struct per line; the lines that are not usable studies are deleted from it below.
     structure = _sql_str(json.dumps(STRUCTURE))
     con.execute(f"""
-        CREATE TEMP TABLE parsed AS
-        SELECT line, try(json_transform(txt, {structure})) AS d,
-               CASE WHEN txt IS NULL THEN true WHEN strlen(txt) > 256 THEN false ELSE trim(txt) = '' END AS blank,
-               starts_with(ltrim(left(txt, 256)), '{{') AS is_object
-        FROM lines
+        CREATE TEMP TABLE s AS
+        SELECT line, status, CASE WHEN status = 'invalid JSON' THEN cut(txt) END AS detail,
+               CASE WHEN status = 'ok' THEN nullif(trim(d.protocolSection.identificationModule.nctId), '') END AS nct_id,
+               status = 'ok' AND d.FullStudiesResponse IS NOT NULL AS legacy, d
+        FROM (
+            SELECT line, txt, d, CASE
+                WHEN blank THEN 'blank'
+                WHEN d IS NULL THEN 'invalid JSON'
+                WHEN NOT is_object THEN 'not a JSON object'
+                ELSE 'ok' END AS status
+            FROM (SELECT line, txt, try(json_transform(txt, {structure})) AS d,
+                         CASE WHEN txt IS NULL THEN true WHEN strlen(txt) > 256 THEN false ELSE trim(txt) = '' END AS blank,
+                         starts_with(ltrim(left(txt, 256)), '{{') AS is_object
+                  FROM lines))
     """)
     con.execute("""
         CREATE TEMP TABLE line_status AS
-        SELECT p.line, CASE
-            WHEN p.blank THEN 'blank'
-            WHEN p.d IS NULL THEN 'invalid JSON'
-            WHEN NOT p.is_object THEN 'not a JSON object'
-            ELSE 'ok' END AS status,
-            CASE WHEN NOT p.blank AND p.d IS NULL THEN cut(l.txt) END AS detail
-        FROM parsed p JOIN lines l USING (line)
-    """)
-    con.execute("""
-        CREATE TEMP TABLE docs AS
-        SELECT p.line, p.d FROM parsed p JOIN line_status USING (line) WHERE status = 'ok'
-    """)
-    con.execute("DROP TABLE parsed")
-    con.execute("""
-        CREATE TEMP TABLE cand AS
-        SELECT line, d, nullif(trim(d.protocolSection.identificationModule.nctId), '') AS nct_id,
-               d.FullStudiesResponse IS NOT NULL AS legacy
-        FROM docs
-    """)
-    con.execute("""
-        CREATE TEMP TABLE cand_ranked AS
-        SELECT line, nct_id, legacy,
-               CASE WHEN NOT legacy AND nct_id IS NOT NULL
-                    THEN row_number() OVER (PARTITION BY nct_id, (NOT legacy AND nct_id IS NOT NULL) ORDER BY line) END AS rk,
-               CASE WHEN NOT legacy AND nct_id IS NOT NULL
-                    THEN min(line) OVER (PARTITION BY nct_id, (NOT legacy AND nct_id IS NOT NULL)) END AS first_line
-        FROM cand
+        SELECT line, status, nct_id, legacy,
+               CASE WHEN status = 'ok' AND NOT legacy AND nct_id IS NOT NULL
+                    THEN row_number() OVER (PARTITION BY nct_id, (status = 'ok' AND NOT legacy AND nct_id IS NOT NULL) ORDER BY line) END AS rk,
+               CASE WHEN status = 'ok' AND NOT legacy AND nct_id IS NOT NULL
+                    THEN min(line) OVER (PARTITION BY nct_id, (status = 'ok' AND NOT legacy AND nct_id IS NOT NULL)) END AS first_line
+        FROM s
     """)
     # study-level rejects
     con.execute("""
         CREATE TEMP TABLE rej AS
         SELECT NULL::VARCHAR AS nct_id, line, 'study' AS level, NULL::VARCHAR AS tbl, status AS reason, detail
-        FROM line_status WHERE status IN ('invalid JSON', 'not a JSON object')
+        FROM s WHERE status IN ('invalid JSON', 'not a JSON object')
         UNION ALL
-        SELECT NULL, line, 'study', NULL, 'legacy v1 format (FullStudiesResponse)', NULL FROM cand_ranked WHERE legacy
+        SELECT NULL, line, 'study', NULL, 'legacy v1 format (FullStudiesResponse)', NULL FROM line_status WHERE legacy
         UNION ALL
-        SELECT NULL, line, 'study', NULL, 'missing nctId', NULL FROM cand_ranked WHERE NOT legacy AND nct_id IS NULL
+        SELECT NULL, line, 'study', NULL, 'missing nctId', NULL FROM line_status WHERE status = 'ok' AND NOT legacy AND nct_id IS NULL
         UNION ALL
         SELECT nct_id, line, 'study', NULL, 'duplicate nctId', 'first seen at line ' || first_line
-        FROM cand_ranked WHERE rk > 1
+        FROM line_status WHERE rk > 1
     """)
-    con.execute("""
-        CREATE TEMP TABLE s AS
-        SELECT c.line, c.nct_id, c.d FROM cand c JOIN cand_ranked r USING (line) WHERE r.rk = 1
-    """)
+    con.execute("DELETE FROM s WHERE line NOT IN (SELECT line FROM line_status WHERE rk = 1)")
     # containers of the wrong type (value level): re-read only the studies whose typed child came out NULL
     for path, parent, child, tbl in TYPE_CHECKS:
         con.execute(f"""
@@ -282,8 +269,6 @@ def _stage2_studies(con) -> None:
               AND t.jt IS NOT NULL AND t.jt NOT IN ('ARRAY', 'NULL')
         """)
     con.execute("DROP TABLE lines")
-    con.execute("DROP TABLE docs")
-    con.execute("DROP TABLE cand")
 
 
 # ----------------------------------------------------------------- stage 3: normalised tables
@@ -299,6 +284,14 @@ def _register_distinct(con, name: str, sql: str, fn, out_type: pa.DataType) -> N
 
 
 def _stage3_tables(con) -> None:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doses")
+    try:
+        _stage3_body(con, pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stage3_body(con, pool: ThreadPoolExecutor) -> None:
     # -- flat per-entity temp tables (one unnest each) -------------------------------------------
     con.execute("""
         CREATE TEMP TABLE t_arms AS
@@ -315,6 +308,10 @@ def _stage3_tables(con) -> None:
         SELECT nct_id, line, unnest(range(len(om))) AS outcome_id, unnest(om) AS o
         FROM (SELECT nct_id, line, d.resultsSection.outcomeMeasuresModule.outcomeMeasures AS om FROM s)
     """)
+
+    # Dose parsing is pure Python (it holds the GIL); DuckDB releases the GIL while it runs a query, so
+    # the parse runs in a worker thread while the SQL below builds the other tables.
+    dose_future = pool.submit(dose_rows, _dose_texts(con))
 
     # -- countries ---------------------------------------------------------------------------------
     con.execute("""
@@ -430,7 +427,6 @@ def _stage3_tables(con) -> None:
         SELECT DISTINCT nct_id, arm_id, intervention_id FROM (SELECT * FROM by_label UNION ALL SELECT * FROM by_name)
         ORDER BY nct_id, arm_id, intervention_id
     """)
-    _doses(con)
 
     # -- eligibility -------------------------------------------------------------------------------
     con.execute("""
@@ -508,6 +504,9 @@ def _stage3_tables(con) -> None:
         FROM t_an WHERE a.paramValue IS NOT NULL AND num(a.paramValue) IS NULL
     """)
 
+    # -- doses (the parse started above) --------------------------------------------------------------
+    _doses(con, dose_future.result())
+
     # -- rejects -----------------------------------------------------------------------------------
     con.execute("""
         INSERT INTO rejects BY NAME
@@ -546,24 +545,35 @@ def _result_groups(con) -> None:
     """)
     con.execute("""
         CREATE TEMP TABLE t_group_arm AS
-        WITH gk AS (SELECT DISTINCT nct_id, title, description, label_norm(title) AS tn, text_norm(description) AS dn FROM t_groups),
-        ak AS (SELECT nct_id, arm_id, label_norm(a.label) AS ln, text_norm(a.description) AS adn FROM t_arms),
+        WITH gk AS (SELECT DISTINCT nct_id, title, description FROM t_groups),
+        ak AS (SELECT nct_id, arm_id, label_norm(a.label) AS ln, a.description AS adesc FROM t_arms),
+        gt AS (SELECT nct_id, title, label_norm(title) AS tn FROM (SELECT DISTINCT nct_id, title FROM gk)),
+        exact AS (  -- the common case, cheap: one arm with the same normalised label
+            SELECT gt.nct_id, gt.title, min(ak.arm_id) AS arm_id
+            FROM gt JOIN ak ON ak.nct_id = gt.nct_id AND ak.ln = gt.tn
+            GROUP BY ALL HAVING count(*) = 1),
+        rest AS (SELECT gk.*, label_norm(gk.title) AS tn, text_norm(gk.description) AS dn
+                 FROM gk ANTI JOIN exact USING (nct_id, title)),
         cands AS (
-            SELECT gk.nct_id, gk.title, gk.description, ak.arm_id,
-                   CASE WHEN gk.tn = ak.ln THEN 5
-                        WHEN gk.dn = ak.adn THEN 4
-                        WHEN contains(' ' || gk.tn || ' ', ' ' || ak.ln || ' ') THEN 3
-                        WHEN contains(' ' || ak.ln || ' ', ' ' || gk.tn || ' ') THEN 2.5
-                        WHEN length(ak.adn) >= 20 AND (contains(gk.dn, ak.adn) OR contains(ak.adn, gk.dn)) THEN 2
-                        WHEN jaro_winkler_similarity(gk.tn, ak.ln) >= 0.85 THEN 1
+            SELECT r.nct_id, r.title, r.description, ak.arm_id,
+                   CASE WHEN r.tn = ak.ln THEN 5
+                        WHEN r.dn = text_norm(ak.adesc) THEN 4
+                        WHEN contains(' ' || r.tn || ' ', ' ' || ak.ln || ' ') THEN 3
+                        WHEN contains(' ' || ak.ln || ' ', ' ' || r.tn || ' ') THEN 2.5
+                        WHEN length(text_norm(ak.adesc)) >= 20
+                             AND (contains(r.dn, text_norm(ak.adesc)) OR contains(text_norm(ak.adesc), r.dn)) THEN 2
+                        WHEN jaro_winkler_similarity(r.tn, ak.ln) >= 0.85 THEN 1
                    END AS score,
-                   CASE WHEN gk.tn = ak.ln OR gk.dn = ak.adn THEN 0
-                        ELSE greatest(length(ak.ln), jaro_winkler_similarity(gk.tn, ak.ln)) END AS tie
-            FROM gk JOIN ak USING (nct_id)),
+                   CASE WHEN r.tn = ak.ln OR r.dn = text_norm(ak.adesc) THEN 0
+                        ELSE greatest(length(ak.ln), jaro_winkler_similarity(r.tn, ak.ln)) END AS tie
+            FROM rest r JOIN ak USING (nct_id)),
         scored AS (SELECT *, rank() OVER (PARTITION BY nct_id, title, description ORDER BY score DESC, tie DESC) AS rk
-                   FROM cands WHERE score IS NOT NULL)
-        SELECT nct_id, title, description, min(arm_id) AS arm_id
-        FROM scored WHERE rk = 1 GROUP BY ALL HAVING count(*) = 1   -- ambiguous best -> no arm
+                   FROM cands WHERE score IS NOT NULL),
+        fuzzy AS (SELECT nct_id, title, description, min(arm_id) AS arm_id
+                  FROM scored WHERE rk = 1 GROUP BY ALL HAVING count(*) = 1)   -- ambiguous best -> no arm
+        SELECT gk.nct_id, gk.title, gk.description, e.arm_id FROM gk JOIN exact e USING (nct_id, title)
+        UNION ALL
+        SELECT nct_id, title, description, arm_id FROM fuzzy
     """)
     con.execute("""
         INSERT INTO result_groups BY NAME
@@ -574,15 +584,18 @@ def _result_groups(con) -> None:
     """)
 
 
-def _doses(con) -> None:
-    """doses from arm texts (description, else label) and intervention texts (name, else description)."""
-    texts = [r[0] for r in con.execute("""
+def _dose_texts(con) -> list[str]:
+    """Distinct texts doses are read from: arm descriptions and labels, intervention names and descriptions."""
+    return [r[0] for r in con.execute("""
         SELECT DISTINCT t FROM (
             SELECT a.description AS t FROM t_arms UNION ALL SELECT a.label FROM t_arms
             UNION ALL SELECT i.name FROM t_int UNION ALL SELECT i.description FROM t_int)
         WHERE t IS NOT NULL ORDER BY 1
     """).fetchall()]
-    cols = dose_rows(texts)
+
+
+def _doses(con, cols: dict[str, list]) -> None:
+    """doses from arm texts (description, else label) and intervention texts (name, else description)."""
     tbl = pa.table({
         "text": pa.array(cols["text"], pa.string()), "dose_index": pa.array(cols["dose_index"], pa.int32()),
         "value": pa.array(cols["value"], pa.float64()), "unit": pa.array(cols["unit"], pa.string()),

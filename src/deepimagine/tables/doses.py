@@ -8,7 +8,7 @@ The tables stage runs it once per DISTINCT text and joins the result back in SQL
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 
@@ -110,7 +110,7 @@ _UPTO = re.compile(r"(?:\bup\s+to|\bmaximum(?:\s+of)?|\bmax\.?|<=)\s*$", re.IGNO
 _DOSE = re.compile(  # starts with the number so that re can skip to digits fast; see _doses_in for the lead-in
     rf"(?P<v1>{_NUM})"
     rf"(?:\s*(?:-|to)\s*(?P<v2>{_NUM}))?"
-    rf"\s*(?:{_UNIT_GROUPS})"
+    rf"\s*-?\s*(?:{_UNIT_GROUPS})"                  # '15-mg' is written too
     rf"(?![A-Za-z0-9]|\s*/\s*[A-Za-z0-9])",             # not part of a longer word or a rate (mg/mL, mL/min)
     re.IGNORECASE,
 )
@@ -156,6 +156,7 @@ _ROUTE_PATTERNS: list[tuple[str, str]] = [
 
 _PLACEBO = re.compile(r"\bplacebos?\b|\bvehicle\b|\bsham\b|\bdummy\b|\bmatching\s+(?:tablets?|capsules?|injections?|saline)\b", re.IGNORECASE)
 _HAS_DIGIT = re.compile(r"\d")
+_LIST_SEP = re.compile(r"\s*(?:[,;/]|\band\b|\bor\b)[\s,;/]*(?:(?:and|or)\s+)?$", re.IGNORECASE)
 _TOTAL = re.compile(r"\btotal(?:\s+(?:daily\s+)?dose)?(?:\s+of)?\s*$", re.IGNORECASE)
 _TIME_NUMBER = re.compile(
     rf"(?:{_NUM})\s*(?:-|to)?\s*(?:{_NUM})?\s*[-\s]*(?:years?|months?|weeks?|days?|hours?|hrs?|h\b|minutes?|mins?|cycles?|times?|doses?"
@@ -263,6 +264,7 @@ def parse_dose(text: Optional[str]) -> list[Dose]:
     prefix_route = _first(routes, 0, first_start)
     single = len(matches) == 1
     doses: list[Dose] = []
+    listed: list[bool] = []  # whether the next dose follows this one as an item of a list ('5 mg, 10 mg, 20 mg')
     prev_end = 0
     for k, m in enumerate(matches):
         seg_end = matches[k + 1].start() if k + 1 < len(matches) else len(clean)
@@ -283,6 +285,12 @@ def parse_dose(text: Optional[str]) -> list[Dose]:
             frequency=freq, route=route, is_placebo=is_placebo,
             value_upper=v2, qualifier=qualifier,
         ))
+        listed.append(k + 1 < len(matches) and _LIST_SEP.match(clean, m.end(), seg_end) is not None)
+    # items of a dose list share the schedule written after the last item
+    for k in range(len(doses) - 2, -1, -1):
+        if listed[k]:
+            d, nxt = doses[k], doses[k + 1]
+            doses[k] = replace(d, frequency=d.frequency or nxt.frequency, route=d.route or nxt.route)
     return doses
 
 
