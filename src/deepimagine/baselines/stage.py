@@ -52,6 +52,19 @@ def make_encoder(hp) -> FeatureEncoder:
                           embedding_model=hp.embedding_model)
 
 
+def top_features(model, names: list[str], n: int = 25) -> dict[str, list]:
+    """The LightGBM features with the largest total gain, per family: [[name, share of gain], ...]."""
+    out = {}
+    for k, fam in model.families.items():
+        if fam.estimator is None:
+            continue
+        gain = np.asarray(fam.estimator.feature_importance(importance_type="gain"), float)
+        total = gain.sum() or 1.0
+        order = np.argsort(-gain)[:n]
+        out[str(k)] = [[names[i], round(float(gain[i] / total), 4)] for i in order if gain[i] > 0]
+    return out
+
+
 def train_all(train: list[Question], hp, seed: int, out_dir: Path,
               benchmarks: dict[str, list[Question]]) -> dict:
     """Fit every baseline, save it, predict every benchmark question. Returns the training summary."""
@@ -89,6 +102,8 @@ def train_all(train: list[Question], hp, seed: int, out_dir: Path,
             if qs:
                 entry["benchmark_acc"][bench] = float(np.mean([int(np.argmax(p)) == q.answer_index
                                                                for q, p in zip(qs, probs)]))
+        if name == "lightgbm":
+            entry["top_features_gain"] = top_features(model, encoder.feature_names)
         summary["models"][name] = entry
         log.info("baseline %s: fit %.1fs, train acc %.3f, benchmark acc %s", name, fit_s, entry["train_acc"],
                  {b: round(a, 3) for b, a in entry["benchmark_acc"].items()})

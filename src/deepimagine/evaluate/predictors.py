@@ -133,7 +133,11 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
         except ImportError as e:
             log.warning("%s: deepimagine.evaluate.llm unavailable (%s); skipped", name, e)
             return None
-        predictor = llm.make_llm_predictor(params, model, mode)
+        try:
+            predictor = llm.make_llm_predictor(params, model, mode)
+        except (FileNotFoundError, ImportError, OSError) as e:
+            log.warning("%s: cannot be built (%s); skipped", name, e)
+            return None
         if getattr(predictor, "name", None) != name:
             try:
                 predictor.name = name

@@ -21,7 +21,7 @@ import logging
 import math
 import shutil
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
@@ -94,8 +94,11 @@ def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predicto
     results, predictions = {}, {}
     for name, predictor in predictors.items():
         started = time.perf_counter()
+        before = Counter(getattr(predictor, "counts", None) or {})
         preds = align(questions, predictor.predict(questions), name)
         results[name] = score_predictions(questions, preds, ev.ece_bins, ev.bootstrap, seed)
+        if getattr(predictor, "counts", None) is not None:  # e.g. imagine-mode fallbacks, for this benchmark only
+            results[name]["predictor_counts"] = dict(Counter(predictor.counts) - before)
         results[name]["seconds"] = round(time.perf_counter() - started, 2)
         predictions[name] = preds
         log.info("%s: n=%d bacc=%.3f f1=%.3f ce=%.3f invalid=%.3f (%.1fs)", name, len(questions),
