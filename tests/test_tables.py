@@ -298,3 +298,33 @@ def test_stage_cli_writes_db_and_metrics(tmp_path, monkeypatch):
     con = duckdb.connect(str(tmp_path / "data" / "registry.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM studies").fetchone()[0] == metrics["rows"]["studies"]
     con.close()
+
+
+def test_line_too_long_for_duckdbs_buffers_is_not_lost(tmp_path, monkeypatch):
+    """DuckDB's CSV reader drops or fails on a line longer than its buffers: the exact reader takes over."""
+    from deepimagine.tables import build as build_mod
+
+    monkeypatch.setattr(build_mod, "MAX_LINE_BYTES", 2**16)
+    monkeypatch.setattr(build_mod, "CSV_BUFFER_BYTES", 2**17)
+    long_study = _study("NCT90000009")
+    long_study["protocolSection"]["identificationModule"]["briefTitle"] = "x" * 200_000
+    lines = [json.dumps(_study("NCT90000008")), json.dumps(long_study), "", "{broken", json.dumps(_study("NCT90000010"))]
+    src = _write_jsonl_gz(tmp_path / "s.jsonl.gz", lines)
+    result = build(src, tmp_path / "r.duckdb", threads=1, memory_limit="512MB")
+    assert result.rows["studies"] == 3 and result.studies_in_raw == 4
+    con = duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True)
+    assert con.execute("SELECT line, reason FROM rejects WHERE level = 'study'").fetchall() == [(4, "invalid JSON")]
+    assert con.execute("SELECT length(brief_title) FROM studies WHERE nct_id = 'NCT90000009'").fetchone() == (200_000,)
+    con.close()
+
+
+def test_count_lines_matches_a_line_reader(tmp_path):
+    from deepimagine.tables.build import count_lines
+
+    for body in [b"", b"a\n", b"a\nb", b"a\n\n\nb\n", b"x" * 10 + b"\r\n" + b"y"]:
+        plain = tmp_path / "f.jsonl"
+        plain.write_bytes(body)
+        gz = tmp_path / "f.jsonl.gz"
+        gz.write_bytes(gzip.compress(body[:3]) + gzip.compress(body[3:]))  # two gzip members
+        expected = len(body.splitlines()) if body else 0
+        assert count_lines(plain) == count_lines(gz) == expected

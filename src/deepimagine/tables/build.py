@@ -14,10 +14,12 @@ Invariant: non-blank lines = rows in ``studies`` + distinct lines with a study-l
 """
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -196,18 +198,88 @@ def _build_into(con: duckdb.DuckDBPyConnection, studies_path: Path) -> BuildResu
 # ----------------------------------------------------------------- stage 1: lines
 
 
+# DuckDB's CSV reader is the fast path for reading lines; its buffers suit every real study (the largest
+# are a few MiB). A line it cannot read makes it raise or, with some buffer sizes, silently drop the line,
+# so its line count is checked against an independent count (zlib, in a worker thread while DuckDB reads)
+# and any disagreement or error falls back to an exact, slower reader.
+MAX_LINE_BYTES, CSV_BUFFER_BYTES = 16 * 2**20, 32 * 2**20
+
+
+def count_lines(path: Path) -> int:
+    """Number of lines in a (possibly gzipped, possibly multi-member) text file, as a line reader sees them."""
+    n, last = 0, b""
+    with open(path, "rb") as f:
+        if path.suffix != ".gz":
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                n += chunk.count(b"\n")
+                last = chunk[-1:]
+        else:
+            d = zlib.decompressobj(31)
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                while chunk:
+                    out = d.decompress(chunk)
+                    n += out.count(b"\n")
+                    last = out[-1:] or last
+                    chunk = b""
+                    if d.eof:  # next gzip member
+                        chunk, d = d.unused_data, zlib.decompressobj(31)
+            out = d.flush()
+            n += out.count(b"\n")
+            last = out[-1:] or last
+    return n + (1 if last and last != b"\n" else 0)
+
+
 def _stage1_lines(con, studies_path: Path) -> None:
     # One VARCHAR column per line: no delimiter / quote / escape can split a JSON line (\x01 never
     # occurs unescaped in valid JSON; an invalid line that holds one is still one line thanks to
     # strict_mode=false + null_padding). Blank lines come through as NULL, keeping line numbers.
     src = _sql_str(str(studies_path))
-    con.execute(f"""
-        CREATE TEMP TABLE lines AS
-        SELECT row_number() OVER () AS line, txt
-        FROM read_csv({src}, columns={{'txt': 'VARCHAR'}}, delim='\x01', quote='', escape='', header=false,
-                      auto_detect=false, max_line_size=16777216, buffer_size=33554432, strict_mode=false, null_padding=true,
-                      compression='{'gzip' if studies_path.suffix == '.gz' else 'none'}')
-    """)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="count") as pool:
+        expected = pool.submit(count_lines, studies_path)
+        try:
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE lines AS
+                SELECT row_number() OVER () AS line, txt
+                FROM read_csv({src}, columns={{'txt': 'VARCHAR'}}, delim='\x01', quote='', escape='', header=false,
+                              auto_detect=false, max_line_size={MAX_LINE_BYTES}, buffer_size={CSV_BUFFER_BYTES},
+                              strict_mode=false, null_padding=true,
+                              compression='{'gzip' if studies_path.suffix == '.gz' else 'none'}')
+            """)
+            got, problem = con.execute("SELECT count(*) FROM lines").fetchone()[0], None
+        except duckdb.Error as e:
+            got, problem = None, str(e)[:200]
+        n_lines = expected.result()
+    if got == n_lines:
+        return
+    log.warning("%s: DuckDB read %s of %d lines (%s); reading the lines again with the exact reader",
+                studies_path, got, n_lines, problem or "a line too long for its buffers")
+    _exact_lines(con, studies_path)
+    got = con.execute("SELECT count(*) FROM lines").fetchone()[0]
+    if got != n_lines:
+        raise RuntimeError(f"{studies_path}: read {got} lines, expected {n_lines}")
+
+
+def _exact_lines(con, studies_path: Path, batch: int = 2000) -> None:
+    """The slow, exact path: lines split by Python, loaded into DuckDB in Arrow batches."""
+    con.execute("CREATE OR REPLACE TEMP TABLE lines (line BIGINT, txt VARCHAR)")
+    opener = gzip.open if studies_path.suffix == ".gz" else open
+    with opener(studies_path, "rb") as f:
+        lines, txts = [], []
+        for i, raw in enumerate(f, start=1):
+            text = raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
+            lines.append(i)
+            txts.append(text or None)
+            if len(lines) == batch:
+                _append_lines(con, lines, txts)
+                lines, txts = [], []
+        if lines:
+            _append_lines(con, lines, txts)
+
+
+def _append_lines(con, lines: list[int], txts: list[Optional[str]]) -> None:
+    con.register("lines_batch", pa.table({"line": pa.array(lines, pa.int64()), "txt": pa.array(txts, pa.string())}))
+    con.execute("INSERT INTO lines SELECT line, txt FROM lines_batch")
+    con.unregister("lines_batch")
 
 
 # ----------------------------------------------------------------- stage 2: one typed struct per study
