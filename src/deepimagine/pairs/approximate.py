@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from typing import Iterator
 
 import duckdb
@@ -111,7 +112,9 @@ def build_candidates(con: duckdb.DuckDBPyConnection, model_name: str, top_k: int
                            WHERE t.nct_id IN (SELECT nct_id FROM approx_members) ORDER BY t.nct_id""").fetchall()
     index = {nct: i for i, (nct, _) in enumerate(texts)}
     distinct = sorted({t or "" for _, t in texts})
+    t0 = time.perf_counter()
     emb_distinct = embed_texts(distinct, model_name) if distinct else np.zeros((0, 1), np.float32)
+    embed_s = time.perf_counter() - t0
     row_of = {t: i for i, t in enumerate(distinct)}
     emb = emb_distinct[[row_of[t or ""] for _, t in texts]] if texts else emb_distinct
     ncts = [n for n, _ in texts]
@@ -152,7 +155,7 @@ def build_candidates(con: duckdb.DuckDBPyConnection, model_name: str, top_k: int
     con.unregister("approx_cand_raw")
     n_pairs = con.execute("SELECT count(*) FROM approx_cand").fetchone()[0]
     return {"trials_embedded": len(ncts), "distinct_texts_embedded": len(distinct), "chunks_compared": n_chunks,
-            "candidate_trial_pairs": n_pairs}
+            "candidate_trial_pairs": n_pairs, "embed_s": round(embed_s, 2)}
 
 
 _DOSE_SIG = "CASE WHEN {c}.dose_value IS NULL THEN NULL ELSE coalesce({c}.dose_value_mg::VARCHAR || ' mg', {c}.dose_value::VARCHAR || ' ' || coalesce(lower({c}.dose_unit), '')) || ' ' || coalesce({c}.dose_frequency, '') END"

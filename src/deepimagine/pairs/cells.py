@@ -7,7 +7,7 @@
   interventions, whether it is a placebo arm, and its chosen dose.
 - ``trials``: one row per study: title, phase, enrollment, dates, conditions, countries,
   regions, eligibility, the control arm type (the trial's comparator), and the trial text
-  embedded for approximate-pair retrieval.
+  embedded for approximate-pair retrieval (title | arm labels | primary outcome titles, <= 400 chars).
 - ``cells``: one row per (study, outcome, result group) with exactly one posted numeric value:
   the unit every pair is made of (and, written out, the retrieval pool ``cells.parquet``).
 """
@@ -54,7 +54,7 @@ def open_registry(path: str | Path, threads: int | None = None) -> duckdb.DuckDB
     return con
 
 
-def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 700) -> dict:
+def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 400) -> dict:
     """Create ``arm_info``, ``trials`` and ``cells``; return counts of what was kept and skipped."""
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE arm_int AS
@@ -126,7 +126,7 @@ def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 700) 
         FROM reg.arms WHERE arm_type IS NOT NULL AND arm_type <> 'EXPERIMENTAL' GROUP BY nct_id
     ),
     armtext AS (
-        SELECT nct_id, string_agg(label || coalesce(': ' || description, ''), '; ' ORDER BY arm_id) AS arms_text
+        SELECT nct_id, string_agg(label, '; ' ORDER BY arm_id) AS arms_text
         FROM reg.arms GROUP BY nct_id
     ),
     outtext AS (

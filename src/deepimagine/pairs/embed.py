@@ -40,8 +40,11 @@ def load_model(name: str):
     return SentenceTransformer(path)
 
 
-def embed_texts(texts: list[str], model_name: str, batch_size: int = 64, max_seq_length: int = 128) -> np.ndarray:
-    """L2-normalised float32 embeddings, one row per text (texts embedded in the order given)."""
+def embed_texts(texts: list[str], model_name: str, batch_size: int = 64, max_seq_length: int = 64) -> np.ndarray:
+    """L2-normalised float32 embeddings, one row per text (texts embedded in the order given).
+
+    Texts are truncated to ``max_seq_length`` tokens: the title and arm labels carry what separates
+    trials of one (intervention, condition) block, and the cost on CPU is linear in tokens."""
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     model = load_model(model_name)
