@@ -239,7 +239,7 @@ def _stage1_lines(con, studies_path: Path) -> None:
         try:
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE lines AS
-                SELECT row_number() OVER () AS line, txt
+                SELECT txt   -- in file order (preserve_insertion_order): line = rowid + 1
                 FROM read_csv({src}, columns={{'txt': 'VARCHAR'}}, delim='\x01', quote='', escape='', header=false,
                               auto_detect=false, max_line_size={MAX_LINE_BYTES}, buffer_size={CSV_BUFFER_BYTES},
                               strict_mode=false, null_padding=true,
@@ -261,7 +261,7 @@ def _stage1_lines(con, studies_path: Path) -> None:
 
 def _exact_lines(con, studies_path: Path, batch: int = 2000) -> None:
     """The slow, exact path: lines split by Python, loaded into DuckDB in Arrow batches."""
-    con.execute("CREATE OR REPLACE TEMP TABLE lines (line BIGINT, txt VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE lines (txt VARCHAR)")  # appended in file order: line = rowid + 1
     opener = gzip.open if studies_path.suffix == ".gz" else open
     with opener(studies_path, "rb") as f:
         lines, txts = [], []
@@ -278,7 +278,7 @@ def _exact_lines(con, studies_path: Path, batch: int = 2000) -> None:
 
 def _append_lines(con, lines: list[int], txts: list[Optional[str]]) -> None:
     con.register("lines_batch", pa.table({"line": pa.array(lines, pa.int64()), "txt": pa.array(txts, pa.string())}))
-    con.execute("INSERT INTO lines SELECT line, txt FROM lines_batch")
+    con.execute("INSERT INTO lines SELECT txt FROM lines_batch ORDER BY line")
     con.unregister("lines_batch")
 
 
@@ -304,7 +304,7 @@ def _stage2_studies(con) -> None:
             FROM (SELECT line, txt, try(json_transform(txt, {structure})) AS d,
                          CASE WHEN txt IS NULL THEN true WHEN strlen(txt) > 256 THEN false ELSE trim(txt) = '' END AS blank,
                          starts_with(ltrim(left(txt, 256)), '{{') AS is_object
-                  FROM lines))
+                  FROM (SELECT rowid + 1 AS line, txt FROM lines)))
     """)
     con.execute("""
         CREATE TEMP TABLE line_status AS
@@ -335,7 +335,7 @@ def _stage2_studies(con) -> None:
             INSERT INTO rej
             SELECT s.nct_id, s.line, 'value', {_sql_str(tbl)}, 'wrong type: ' || {_sql_str(path[2:])} || ' is ' || t.jt
                    || ', expected ARRAY', cut(json_extract(l.txt, {_sql_str(path)}))
-            FROM s JOIN lines l USING (line)
+            FROM s JOIN (SELECT rowid + 1 AS line, txt FROM lines) l USING (line)
             CROSS JOIN LATERAL (SELECT json_type(l.txt, {_sql_str(path)}) AS jt) t
             WHERE {parent.replace('d.', 's.d.', 1)} IS NOT NULL AND {child.replace('d.', 's.d.', 1)} IS NULL
               AND t.jt IS NOT NULL AND t.jt NOT IN ('ARRAY', 'NULL')

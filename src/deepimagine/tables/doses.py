@@ -107,13 +107,22 @@ _UNIT_ALTS = [(_CELLS_PER_KG, "cells/kg", None, None), (_CELLS, "cells", None, N
 _UNIT_GROUPS = "|".join(f"(?P<u{i}>{rx})" for i, (rx, *_rest) in enumerate(_UNIT_ALTS))
 
 _UPTO = re.compile(r"(?:\bup\s+to|\bmaximum(?:\s+of)?|\bmax\.?|<=)\s*$", re.IGNORECASE)
-_DOSE = re.compile(  # starts with the number so that re can skip to digits fast; see _doses_in for the lead-in
-    rf"(?P<v1>{_NUM})"
-    rf"(?:\s*(?:-|to)\s*(?P<v2>{_NUM}))?"
-    rf"\s*-?\s*(?:{_UNIT_GROUPS})"                  # '15-mg' is written too
-    rf"(?![A-Za-z0-9]|\s*/\s*[A-Za-z0-9])",             # not part of a longer word or a rate (mg/mL, mL/min)
-    re.IGNORECASE,
-)
+
+
+def _dose_regex(units: str) -> re.Pattern:
+    return re.compile(  # starts with the number; _doses_in checks the lead-in
+        rf"(?P<v1>{_NUM})"
+        rf"(?:\s*(?:-|to)\s*(?P<v2>{_NUM}))?"
+        rf"\s*-?\s*(?:{units})"                      # '15-mg' is written too
+        rf"(?![A-Za-z0-9]|\s*/\s*[A-Za-z0-9])",       # not part of a longer word or a rate (mg/mL, mL/min)
+        re.IGNORECASE,
+    )
+
+
+# the cell-count units try up to four words before 'cells' (slow): only used on texts that mention cells
+_DOSE_CELLS = _dose_regex(_UNIT_GROUPS)
+_DOSE = _dose_regex("|".join(f"(?P<u{i}>{rx})" for i, (rx, *_rest) in enumerate(_UNIT_ALTS) if i >= 2))
+_MENTIONS_CELLS = re.compile(r"cell|car-?t", re.IGNORECASE)
 
 # ----------------------------------------------------------------- frequency and route
 
@@ -156,6 +165,7 @@ _ROUTE_PATTERNS: list[tuple[str, str]] = [
 
 _PLACEBO = re.compile(r"\bplacebos?\b|\bvehicle\b|\bsham\b|\bdummy\b|\bmatching\s+(?:tablets?|capsules?|injections?|saline)\b", re.IGNORECASE)
 _HAS_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\.?\d+")
 _LIST_SEP = re.compile(r"\s*(?:[,;/]|\band\b|\bor\b)[\s,;/]*(?:(?:and|or)\s+)?$", re.IGNORECASE)
 _TOTAL = re.compile(r"\btotal(?:\s+(?:daily\s+)?dose)?(?:\s+of)?\s*$", re.IGNORECASE)
 _TIME_NUMBER = re.compile(
@@ -239,11 +249,16 @@ def _first(events: list[tuple[int, str]], start: int = 0, end: Optional[int] = N
 def _doses_in(clean: str) -> list[re.Match]:
     """Dose matches whose number is not glued to a word or a decimal point ('x10 mg', 'A1 5 mg')."""
     out = []
-    for m in _DOSE.finditer(clean):
-        k = m.start()
-        if k > 0 and (clean[k - 1].isalnum() or clean[k - 1] in "_."):
+    last_end = 0
+    rx = _DOSE_CELLS if _MENTIONS_CELLS.search(clean) else _DOSE
+    for num in _NUMBER.finditer(clean):  # try the full pattern only where a number starts
+        k = num.start()
+        if k < last_end or (k > 0 and (clean[k - 1].isalnum() or clean[k - 1] in "_.")):
             continue
-        out.append(m)
+        m = rx.match(clean, k)
+        if m is not None:
+            out.append(m)
+            last_end = m.end()
     return out
 
 
