@@ -76,6 +76,7 @@ _UNITS: list[tuple[str, str, Optional[float], Optional[str]]] = [
     (r"(?:mcg|ug)\s*/\s*kg\s*/\s*(?:day|d)", "mcg/kg", None, "QD"),
     (r"mg\s*/\s*kg" + _PER_KG_BW, "mg/kg", None, None),
     (r"(?:mcg|ug|micrograms?)\s*/\s*kg", "mcg/kg", None, None),
+    (r"g\s*/\s*kg\s*/\s*(?:day|d)", "g/kg", None, "QD"),
     (r"g\s*/\s*kg", "g/kg", None, None),
     (r"mg\s*/\s*m\s*\^?\s*2", "mg/m2", None, None),
     (r"(?:mcg|ug)\s*/\s*m\s*\^?\s*2", "mcg/m2", None, None),
@@ -144,7 +145,7 @@ _FREQ_PATTERNS: list[tuple[str, str]] = [
     (r"every\s+(?P<nd>\d+)\s+days|\bq(?P<nd2>\d+)d\b", "Q{n}D"),
     (r"as\s+needed|\bp\.?r\.?n\b\.?|on\s+demand", "PRN"),
     (r"single[\s-]+(?:dose|injection|infusion|administration|iv|sc|im|oral)|\bone[\s-]+time\b|\bonce\b(?!\s+(?:a|per|every|each|daily|weekly|monthly))"
-     r"|\bsingle\b", "ONCE"),
+     r"|\bsingle\b(?![\s-]+(?:blind|arm|cent(?:er|re)|group|site|mask|patient|participant|subject|ascending|cohort))", "ONCE"),
 ]
 
 _ROUTE_PATTERNS: list[tuple[str, str]] = [
