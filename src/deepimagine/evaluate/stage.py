@@ -13,6 +13,7 @@ dvc.yaml's declared paths):
   metrics/predictions/<benchmark>/<predictor>.jsonl   predictions (id, probs, valid, text)
   metrics/plots/...                                   see plots.py
   metrics/report.md                                   predictor x category table (also printed)
+  metrics/mechanism.json                              mechanism recovery on simulated dose questions
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from typing import Optional
 from .. import io
 from ..baselines.stage import benchmark_files, read_questions
 from ..questions import Question
+from .mechanism import mechanism_recovery
 from .metrics import score
 from .plots import safe_name, write_plots
 from .predictors import Prediction, Predictor, is_llm, make_predictors
@@ -113,6 +115,7 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
     ev = params.evaluate
     has_llm = any(is_llm(n) for n in predictors)
     all_results: dict[str, dict[str, dict]] = {}
+    mechanism: dict[str, dict[str, dict]] = {}
     notes: dict[str, str] = {}
     for bench, questions in benchmarks.items():
         if not questions:
@@ -131,12 +134,15 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
             log.info("benchmark %s: %d questions, %d predictors", name, len(qs), len(preds))
             results, predictions = evaluate_benchmark(qs, preds, ev, params.seed)
             all_results[name] = results
+            if any(q.expected_effect is not None for q in qs):  # simulated ground truth available
+                mechanism[name] = {pred: mechanism_recovery(qs, predictions[pred]) for pred in results}
             for pred, res in results.items():
                 stem = metrics_dir / "predictions" / name / safe_name(pred)
                 io.write_json(stem.with_suffix(".json"), res | {"predictor": pred, "benchmark": name})
                 io.write_jsonl(stem.with_suffix(".jsonl"), [p.to_row() for p in predictions[pred]])
             write_plots(name, results, metrics_dir / "plots")
     io.write_json(metrics_dir / "eval.json", headline(all_results))
+    io.write_json(metrics_dir / "mechanism.json", mechanism)
     report = render_report(all_results, notes)
     with io.atomic_path(metrics_dir / "report.md") as tmp:
         tmp.write_text(report + "\n", encoding="utf-8")
