@@ -104,16 +104,16 @@ class SftParams:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     target_modules: Any = "all-linear"
-    learning_rate: float = 1e-3
-    epochs: float = 2
-    max_length: int = 512
+    learning_rate: float = 3e-3
+    epochs: float = 3
+    max_length: int = 1024
     batch_size: int = 16
     grad_accum: int = 1
-    max_examples: Optional[int] = 3000
+    max_examples: Optional[int] = 1200
     save_steps: int = 100
     max_steps: Optional[int] = None
     warmup_ratio: float = 0.05
-    max_reason_chars: int = 160
+    max_reason_chars: int = 80
     gradient_checkpointing: bool = False
     logging_steps: int = 5
     accelerate_config: str = "configs/accelerate/multi_gpu.yaml"
@@ -121,9 +121,9 @@ class SftParams:
 
 @dataclass
 class RlParams:
-    learning_rate: float = 2e-4
-    max_steps: int = 20
-    batch_size: int = 8
+    learning_rate: float = 5e-5
+    max_steps: int = 30
+    batch_size: int = 16
     num_generations: int = 4
     beta: float = 0.0
     temperature: float = 1.0

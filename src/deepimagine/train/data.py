@@ -53,9 +53,8 @@ def shorten(text: str, max_chars: int) -> str:
 
 
 def gold_reason(q: Question) -> str:
-    """A short reason for a gold-answer target: the change and the correct option."""
-    change = f"changing {q.factor} from '{q.from_value}' to '{q.to_value}'" if q.factor else "the change"
-    return f"Given {change}: {q.options[q.answer_index]}"
+    """A short reason for a gold-answer target: the correct option in words."""
+    return q.options[q.answer_index]
 
 
 def gold_completion(q: Question, max_reason_chars: int = 0, confidence: float = GOLD_CONFIDENCE) -> str:
