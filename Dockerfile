@@ -4,7 +4,7 @@
 #   docker run --gpus all --ipc=host -v "$PWD":/workspace -v "$HOME/.cache/huggingface":/root/.cache/huggingface \
 #       deepimagine                                   # = dvc repro, on the mounted repository
 #   docker run --gpus all --ipc=host -v "$PWD":/workspace deepimagine \
-#       dvc exp run $(deepimagine profile profiles/real.yaml)      # the real-scale profile
+#       sh -c "deepimagine profile profiles/real.yaml | xargs dvc exp run"   # the real-scale profile
 #
 # Mounting the repository keeps data/, models/, metrics/ and the DVC cache on the host (and the
 # editable install then runs the mounted code). Without a mount the image runs its own copy.

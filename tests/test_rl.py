@@ -12,9 +12,9 @@ from test_sft import make_workspace, tiny_params
 torch.set_num_threads(2)
 
 
-def _digits_reward(completions, **_):
+def _length_reward(completions, **_):
     texts = [c if isinstance(c, str) else "".join(m["content"] for m in c) for c in completions]
-    return [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in texts]
+    return [min(len(t), 200) / 200 for t in texts]
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,10 @@ def test_grpo_from_sft_adapter_trains_lora_only(sft_workspace, monkeypatch):
 
     monkeypatch.chdir(sft_workspace)
     # A briefly tuned random tiny model never writes a valid DECISION, so the verifiable rewards are all 0
-    # and GRPO's advantages vanish. A dense extra reward (share of digits) gives the groups variance.
-    monkeypatch.setitem(rewards.REWARDS, "digits", _digits_reward)
+    # and GRPO's advantages vanish. A dense extra reward (text length) gives the groups variance.
+    monkeypatch.setitem(rewards.REWARDS, "length", _length_reward)
     params = tiny_params()
-    params.rl.rewards = ["correctness", "format", "digits"]
+    params.rl.rewards = ["correctness", "format", "length"]
     params.rl.reward_weights = [1.0, 0.2, 1.0]
     rows, counts = rl.build_prompts(params)
     assert counts == {"source": "approximate", "questions": 16, "prompts": 8}

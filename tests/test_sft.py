@@ -16,12 +16,6 @@ from deepimagine.questions import COMPARATIVE_OPTIONS, DIRECTION_OPTIONS, SUPERI
 
 torch.set_num_threads(2)
 
-CHATML = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
 # ---------------------------------------------------------------- a throwaway workspace
 
 
@@ -48,24 +42,15 @@ def toy_questions(n: int, source: str, seed: int = 0) -> list[Question]:
 
 
 def build_tiny_base(dest: Path, texts: list[str]) -> None:
-    """A 2-layer Qwen3 model and a byte-level BPE tokenizer with a ChatML template (test stand-in)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+    """The project's tiny Qwen3.5-family model and tokenizer (models/tiny.py) at test sizes, untrained."""
+    from deepimagine.models import tiny
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=specials,
-                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = CHATML
-    fast.save_pretrained(dest)
-    torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=len(fast), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=2048,
-                         tie_word_embeddings=True, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
-    Qwen3ForCausalLM(config).save_pretrained(dest)
+    model_params = params_mod.from_dict({"model": {"tiny_hidden_size": 64, "tiny_layers": 2, "tiny_heads": 4,
+                                                   "tiny_vocab_size": 600, "tiny_layer_types": "full"}}).model
+    tokenizer = tiny.train_tokenizer(texts, model_params.tiny_vocab_size)
+    model = tiny.build_tiny_model(tiny.tiny_config(model_params, tokenizer), seed=0)
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
 
 
 def make_workspace(root: Path, n_natural: int = 24, n_approx: int = 16, traces: bool = True) -> Path:
