@@ -59,7 +59,7 @@ def make_workspace(root: Path, n_natural: int = 24, n_approx: int = 16, traces: 
     approx = toy_questions(n_approx, "approximate", seed=2)
     io.write_jsonl(root / "data/pairs/train.jsonl", [q.to_row() for q in natural + approx])
     if traces:
-        rows = [{"id": q.id, "teacher": "template", "agrees": True,
+        rows = [{"question_id": q.id, "teacher": "template", "agrees": True,
                  "completion": f"DECISION: ({'0.9, 0.1' if len(q.options) == 2 else '0.9, 0.05, 0.05'})\n"
                                f"REASON: the dose goes {'up' if q.answer_index == 0 else 'down'}."}
                 for q in natural[: n_natural // 2] if q.answer_index == 0]

@@ -31,7 +31,8 @@ def load_questions(path: str | Path = TRAIN_FILE, source: Optional[str] = None) 
 
 
 def load_traces(path: str | Path = TRACES_FILE) -> dict[str, str]:
-    """Question id -> completion of its first agreeing trace. A missing file means no traces."""
+    """Question id -> completion of its first agreeing trace (rows of the traces stage:
+    ``question_id``, ``completion``, ``agrees``). A missing file means no traces."""
     path = Path(path)
     if not path.exists():
         log.warning("no traces file at %s: every SFT target is built from the gold answer", path)
@@ -39,7 +40,7 @@ def load_traces(path: str | Path = TRACES_FILE) -> dict[str, str]:
     traces: dict[str, str] = {}
     for row in io.read_jsonl(path):
         if row.get("agrees") and isinstance(row.get("completion"), str):
-            traces.setdefault(str(row["id"]), row["completion"])
+            traces.setdefault(str(row["question_id"]), row["completion"])
     return traces
 
 
@@ -78,10 +79,17 @@ class SftData:
 
 def sft_rows(questions: Iterable[Question], traces: dict[str, str], max_reason_chars: int = 0,
              max_examples: Optional[int] = None, seed: int = 0) -> SftData:
-    """Prompt-completion rows for SFT; ``counts`` reconciles questions -> from trace / from gold."""
+    """Prompt-completion rows for SFT; ``counts`` reconciles questions -> from trace / from gold.
+    Under a ``max_examples`` cap, questions with a trace are taken first (seeded sample within each group)."""
     questions = list(questions)
     if max_examples is not None and len(questions) > max_examples:
-        questions = random.Random(seed).sample(questions, max_examples)
+        rng = random.Random(seed)
+        traced = [q for q in questions if q.id in traces]
+        untraced = [q for q in questions if q.id not in traces]
+        picked = rng.sample(traced, min(len(traced), max_examples))
+        picked += rng.sample(untraced, max_examples - len(picked))
+        order = {q.id: i for i, q in enumerate(questions)}
+        questions = sorted(picked, key=lambda q: order[q.id])
     rows, n_trace, n_bad_trace = [], 0, 0
     for q in questions:
         completion = None
