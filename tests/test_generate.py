@@ -85,3 +85,29 @@ def test_vllm_backend_generates(model_dir):
     g = generate.Generator(model_dir, backend="vllm")
     msgs = [render_messages(q) for q in toy.toy_questions(2, seed=5)]
     assert g.generate(msgs, max_new_tokens=8) == g.generate(msgs, max_new_tokens=8)
+
+
+def test_likelihood_scores_match_a_manual_forward_pass(model_dir):
+    """score_options sums the continuation's token log-probs after the chat prompt, batch-invariantly."""
+    g = generate.Generator(model_dir, backend="transformers", batch_size=2)
+    qs = toy.toy_questions(3, seed=5)
+    from deepimagine.evaluate.llm import decision_candidates, likelihood_answer
+    from deepimagine.questions import parse_decision
+
+    cands = [decision_candidates(len(q.options)) for q in qs]
+    scores = g.score_options([render_messages(q) for q in qs], cands)
+    assert [len(s) for s in scores] == [len(c) for c in cands]
+    assert all(s < 0 for row in scores for s in row)
+    # manual: one sequence, full forward, sum log p of the continuation tokens
+    tok, model = g.backend.tokenizer, g.backend.model
+    prompt = g.render(render_messages(qs[0]))
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    c_ids = tok(cands[0][1], add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=torch.tensor([p_ids + c_ids])).logits[0].float(), -1)
+    manual = sum(float(logp[len(p_ids) - 1 + k, t]) for k, t in enumerate(c_ids))
+    assert abs(manual - scores[0][1]) < 1e-3
+    assert g.score_options([render_messages(qs[0])], [cands[0]])[0] == pytest.approx(scores[0], abs=1e-4)
+    # the answer built from the scores is a valid DECISION whose argmax is the most likely option
+    parsed = parse_decision(likelihood_answer(scores[0]), len(cands[0]))
+    assert parsed.valid and parsed.choice == max(range(len(cands[0])), key=scores[0].__getitem__)

@@ -94,6 +94,7 @@ class ModelParams:
     tiny_max_length: int = 512
     tiny_layer_types: Literal["full", "hybrid"] = "full"
     generate_batch_size: int = 16
+    decision: Literal["generate", "likelihood"] = "generate"
     max_new_tokens: int = 48
     temperature: float = 0.0
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .. import io
 from ..models import resolve_base_path
-from ..questions import Question, parse_decision, render_messages
+from ..questions import Question, format_answer, one_hot, parse_decision, render_messages
 
 try:
     from .predictors import Prediction
@@ -61,6 +62,20 @@ def get_generator(params, base: str, adapter: Optional[str]):
     return _GENERATORS[key]
 
 
+def decision_candidates(n_options: int, confidence: float = 0.8) -> list[str]:
+    """The canonical DECISION line that puts ``confidence`` on each option in turn (the SFT target shape)."""
+    return [format_answer(one_hot(n_options, i, confidence)).split("\n")[0] for i in range(n_options)]
+
+
+def likelihood_answer(logprobs: Sequence[float]) -> str:
+    """A DECISION from per-option log-likelihoods (softmax), in the usual answer format."""
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    total = sum(weights)
+    probs = ", ".join(f"{w / total:.6f}" for w in weights)  # 6 decimals: near-ties keep their order
+    return f"DECISION: ({probs})\nREASON: scored by option likelihood"
+
+
 class LLMPredictor:
     def __init__(self, params, model: str, mode: str, models_dir: Path = io.MODELS_DIR,
                  cells_path: Path = CELLS_FILE):
@@ -74,8 +89,12 @@ class LLMPredictor:
         self.counts: Counter = Counter()
 
     def ask(self, questions: Sequence[Question]) -> list[str]:
-        """One greedy completion per question."""
+        """One answer per question: generated (greedy) or, with ``model.decision: likelihood``,
+        the DECISION whose scores are the normalised likelihoods of each option's canonical answer."""
         gen = get_generator(self.params, self.base, self.adapter)
+        if self.params.model.decision == "likelihood":
+            return [likelihood_answer(scores) for scores in gen.score_options(
+                [render_messages(q) for q in questions], [decision_candidates(len(q.options)) for q in questions])]
         outs = gen.generate([render_messages(q) for q in questions], max_new_tokens=self.params.model.max_new_tokens,
                             temperature=self.params.model.temperature, seed=self.params.seed)
         return [o[0] for o in outs]

@@ -142,6 +142,34 @@ class TransformersBackend:
         return results
 
 
+    def score(self, prompts: list[str], continuations: list[list[str]]) -> list[list[float]]:
+        """Sum of token log-probabilities of each continuation after its prompt (one forward pass per pair)."""
+        import torch
+        from tqdm import tqdm
+
+        tok = self.tokenizer
+        pairs = [(i, j, tok(p, add_special_tokens=False)["input_ids"], tok(c, add_special_tokens=False)["input_ids"])
+                 for i, (p, conts) in enumerate(zip(prompts, continuations)) for j, c in enumerate(conts)]
+        pairs.sort(key=lambda t: len(t[2]) + len(t[3]))
+        out = [[0.0] * len(c) for c in continuations]
+        step = max(1, self.batch_size * 2)
+        for k in tqdm(range(0, len(pairs), step), desc="score", disable=len(pairs) < 4 * step, mininterval=5):
+            chunk = pairs[k:k + step]
+            width = max(len(p) + len(c) for _, _, p, c in chunk)
+            ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for r, (_, _, p, c) in enumerate(chunk):
+                ids[r, :len(p) + len(c)] = torch.tensor(p + c)
+                mask[r, :len(p) + len(c)] = 1
+            with torch.no_grad():
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            logp = torch.log_softmax(logits.float(), dim=-1).cpu()
+            for r, (i, j, p, c) in enumerate(chunk):
+                positions = torch.arange(len(p) - 1, len(p) + len(c) - 1)
+                out[i][j] = float(logp[r, positions, torch.tensor(c)].sum())
+        return out
+
+
 class VllmBackend:
     """vLLM offline engine (``LLM.generate`` on chat-template-rendered prompts); LoRA via ``LoRARequest``."""
 
@@ -174,6 +202,21 @@ class VllmBackend:
         return [[o.text for o in out.outputs] for out in outs]
 
 
+    def score(self, prompts: list[str], continuations: list[list[str]]) -> list[list[float]]:
+        """Continuation log-probabilities from vLLM's prompt log-probs (one request per pair)."""
+        from vllm import SamplingParams
+
+        sp = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
+        flat = [(i, j, p, c) for i, (p, conts) in enumerate(zip(prompts, continuations)) for j, c in enumerate(conts)]
+        outs = self.llm.generate([p + c for _, _, p, c in flat], sp, lora_request=self.lora_request)
+        result = [[0.0] * len(c) for c in continuations]
+        for (i, j, p, _), out in zip(flat, outs):
+            n_prompt = len(self.tokenizer(p, add_special_tokens=False)["input_ids"])
+            ids = out.prompt_token_ids
+            result[i][j] = float(sum(out.prompt_logprobs[t][ids[t]].logprob for t in range(n_prompt, len(ids))))
+        return result
+
+
 class Generator:
     """``generate(messages_batch, ...) -> list[list[str]]``: ``n`` completions per chat."""
 
@@ -203,3 +246,9 @@ class Generator:
         outs = self.backend.generate(prompts, max_new_tokens, float(temperature), float(top_p), int(n),
                                      self.seed if seed is None else int(seed), decision_only)
         return [[truncate_at_stop(t, stop, decision_only) for t in row] for row in outs]
+
+    def score_options(self, messages_batch: list[list[dict]], continuations: list[list[str]]) -> list[list[float]]:
+        """Log-probability of each candidate assistant continuation of each chat (likelihood scoring)."""
+        if not messages_batch:
+            return []
+        return self.backend.score([self.render(m) for m in messages_batch], continuations)
