@@ -93,7 +93,7 @@ def train_all(train: list[Question], hp, seed: int, out_dir: Path,
         fit_s = time.perf_counter() - started
         save_baseline(model, out_dir)
         train_probs = np.array([np.argmax(p) for p in model.predict_proba(train)])
-        entry = {"fit_seconds": round(fit_s, 2), "train_acc": float((train_probs == y).mean()), "benchmark_acc": {}}
+        entry = {"train_acc": float((train_probs == y).mean()), "benchmark_acc": {}}
         for bench, qs in benchmarks.items():
             probs = model.predict_proba(qs)
             rows = [{"id": q.id, "probs": [round(p, 6) for p in pr], "valid": True, "text": ""}

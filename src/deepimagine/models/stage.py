@@ -76,6 +76,8 @@ def run(params) -> None:
         raise FileNotFoundError(f"{TRAIN_FILE} not found: run the 'pairs' stage first")
     questions = load_questions(TRAIN_FILE, MAX_TOKENIZER_TEXTS, params.seed)
     info = build_tiny(params, questions, out_dir)
-    io.write_json(out_dir / "build.json", info)
-    log.info("tiny base: %d parameters, vocab %d, %.1fs, loss %.3f -> %.3f", info["parameters"], info["vocab_size"],
-             info["seconds"], info["pretrain"]["loss_first10"], info["pretrain"]["loss_last10"])
+    seconds = (info.pop("seconds"), info.pop("tokenizer_seconds"), info["pretrain"].pop("seconds"))
+    io.write_json(out_dir / "build.json", info)   # no wall-clock times: the output is byte-reproducible
+    log.info("tiny base: %d parameters, vocab %d, %.1fs (tokenizer %.1fs, pretrain %.1fs), loss %.3f -> %.3f",
+             info["parameters"], info["vocab_size"], *seconds, info["pretrain"]["loss_first10"],
+             info["pretrain"]["loss_last10"])
