@@ -146,6 +146,17 @@ def dvclive_callback(directory: str | Path, resume: bool = False):
     return DVCLiveCallback(live=make_live(directory, resume=resume), log_model=False)
 
 
+def save_adapter(trainer, tokenizer, out_dir: str | Path, info: dict) -> None:
+    """Replace ``out_dir`` with the trained LoRA adapter, its tokenizer and ``train_info.json`` (main process)."""
+    if trainer.accelerator.is_main_process:
+        if Path(out_dir).exists():
+            shutil.rmtree(out_dir)
+        trainer.model.save_pretrained(str(out_dir))      # the LoRA adapter only
+        tokenizer.save_pretrained(str(out_dir))
+        io.write_json(Path(out_dir) / "train_info.json", info)
+    trainer.accelerator.wait_for_everyone()
+
+
 def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 

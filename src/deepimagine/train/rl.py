@@ -154,13 +154,7 @@ def train(params: Params, sft_dir: Path = SFT_DIR, out_dir: Path = OUT_DIR, metr
         "last_reward": reward_log[-1] if reward_log else None,
     }
     log.info("training took %.1fs", time.perf_counter() - started)  # not in train_info.json: outputs stay byte-reproducible
-    if trainer.accelerator.is_main_process:
-        if Path(out_dir).exists():
-            shutil.rmtree(out_dir)
-        trainer.model.save_pretrained(str(out_dir))
-        trainer.processing_class.save_pretrained(str(out_dir))
-        io.write_json(Path(out_dir) / "train_info.json", info)
-    trainer.accelerator.wait_for_everyone()
+    common.save_adapter(trainer, trainer.processing_class, out_dir, info)
     log.info("GRPO done: %s", info)
     return info
 

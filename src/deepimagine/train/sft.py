@@ -140,13 +140,7 @@ def train(params: Params, out_dir: Path = OUT_DIR, metrics_dir: Path = METRICS_D
         "last_token_accuracy": accuracy[-1] if accuracy else None,
     }
     log.info("training took %.1fs", time.perf_counter() - started)  # not in train_info.json: outputs stay byte-reproducible
-    if trainer.accelerator.is_main_process:
-        if Path(out_dir).exists():
-            shutil.rmtree(out_dir)
-        trainer.model.save_pretrained(str(out_dir))      # the LoRA adapter only
-        tokenizer.save_pretrained(str(out_dir))
-        io.write_json(Path(out_dir) / "train_info.json", info)
-    trainer.accelerator.wait_for_everyone()
+    common.save_adapter(trainer, tokenizer, out_dir, info)
     log.info("SFT done: %s", info)
     return info
 
