@@ -3,7 +3,6 @@ completion only, and a killed run resumes from its checkpoint."""
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 

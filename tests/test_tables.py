@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import duckdb
@@ -91,6 +90,15 @@ def test_nct02552212_primary_outcome_values(real):
     assert out == ("PRIMARY", "Week 52", 52.0)
     st = con.execute("SELECT phase, start_date::VARCHAR, enrollment, n_arms, has_results FROM studies WHERE nct_id='NCT02552212'").fetchone()
     assert st == ("PHASE3", "2015-09-01", 317, 2, True)  # start date '2015-09' -> first of the month
+
+
+def test_treatment_sequence_groups_map_to_no_arm(real):
+    """'Placebo->OL CZP' is a switch group, not the Placebo arm it contains; plain groups still map."""
+    _records, _result, con = real
+    got = dict(con.execute("""SELECT DISTINCT r.title, a.label FROM result_groups r LEFT JOIN arms a USING (nct_id, arm_id)
+                              WHERE r.nct_id='NCT02552212'""").fetchall())
+    assert got["Placebo->OL CZP (SS)"] is None and got["CZP->OL CZP (SS)"] is None
+    assert got["Placebo (SS)"] == "Placebo" and got["CZP 200 mg Q2W (FAS)"] == "Certolizumab Pegol 200 mg Q2W"
 
 
 def test_posted_na_value_is_a_value_reject(real):

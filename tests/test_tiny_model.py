@@ -1,5 +1,4 @@
 """The tiny base model: tokenizer, chat template, build + brief pre-training, save/load."""
-import json
 
 import pytest
 

@@ -16,7 +16,6 @@ The anchor is the earlier-posted trial (its result is the known one).
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from typing import Iterator

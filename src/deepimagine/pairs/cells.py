@@ -56,7 +56,7 @@ def open_registry(path: str | Path, threads: int | None = None) -> duckdb.DuckDB
 
 def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 400) -> dict:
     """Create ``arm_info``, ``trials`` and ``cells``; return counts of what was kept and skipped."""
-    con.execute(f"""
+    con.execute("""
     CREATE OR REPLACE TEMP TABLE arm_int AS
     SELECT ai.nct_id, ai.arm_id, i.intervention_id, i.name, i.name_norm, i.intervention_type,
            (coalesce(i.name_norm, lower(i.name), '') SIMILAR TO '.*\\b(placebo|placebos|sham|vehicle|dummy)\\b.*') AS is_placebo_int

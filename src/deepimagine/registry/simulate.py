@@ -1274,7 +1274,6 @@ class _Study:
     def build_results(self) -> dict:
         rng = self.rng
         arms = self.arms
-        n_arms = len(arms)
         self.control = next((k for k, a in enumerate(arms) if a["role"] == "placebo"), None)
         if self.control is None:
             self.control = next(k for k, a in enumerate(arms) if a["role"] == "active_comparator")

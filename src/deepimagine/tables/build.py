@@ -624,12 +624,15 @@ def _result_groups(con) -> None:
             SELECT gt.nct_id, gt.title, min(ak.arm_id) AS arm_id
             FROM gt JOIN ak ON ak.nct_id = gt.nct_id AND ak.ln = gt.tn
             GROUP BY ALL HAVING count(*) = 1),
-        rest AS (SELECT gk.*, label_norm(gk.title) AS tn, text_norm(gk.description) AS dn
+        rest AS (SELECT gk.*, label_norm(gk.title) AS tn, text_norm(gk.description) AS dn,
+                        -- 'Placebo->OL CZP', 'X then Y', 'switched to Y': a treatment sequence is not one design arm
+                        regexp_matches(lower(coalesce(gk.title, '')), '(->|=>|\u2192|\\bthen\\b|\\bfollowed by\\b|\\bswitch)') AS is_sequence
                  FROM gk ANTI JOIN exact USING (nct_id, title)),
         cands AS (
             SELECT r.nct_id, r.title, r.description, ak.arm_id,
                    CASE WHEN r.tn = ak.ln THEN 5
                         WHEN r.dn = text_norm(ak.adesc) THEN 4
+                        WHEN r.is_sequence THEN NULL
                         WHEN contains(' ' || r.tn || ' ', ' ' || ak.ln || ' ') THEN 3
                         WHEN contains(' ' || ak.ln || ' ', ' ' || r.tn || ' ') THEN 2.5
                         WHEN length(text_norm(ak.adesc)) >= 20
