@@ -102,6 +102,23 @@ def test_llm_sampling_same_questions_and_full(tmp_path):
     assert ev["test"]["sft/direct"]["invalid_rate"] == pytest.approx(1 / 30, abs=1e-4)
 
 
+def test_paired_comparisons_written_and_reported(tmp_path):
+    train, test = make_questions(150, 21), make_questions(120, 22, "test")
+    params = _params(max_llm_questions=40, comparisons=["sft/direct vs majority", "rl/direct vs majority"])
+    predictors = {"majority": MajorityPredictor(train), "sft/direct": EchoLLM("sft/direct")}
+    results = evaluate_stage.evaluate_all(params, train, {"test": test}, predictors, metrics_dir=tmp_path)
+    comp = json.loads((tmp_path / "comparisons.json").read_text())
+    assert set(comp) == {"test"} and set(comp["test"]) == {"sft/direct vs majority"}  # rl/direct did not run
+    row = comp["test"]["sft/direct vs majority"]
+    assert row["n"] == 40
+    assert row["bacc_diff"] == pytest.approx(results["test"]["sft/direct"]["overall_bacc"]
+                                             - results["test"]["majority"]["overall_bacc"], abs=1e-9)
+    assert row["bacc_lo"] <= row["bacc_diff"] <= row["bacc_hi"] and 0 <= row["bacc_p_a_better"] <= 1
+    assert all(isinstance(v, (int, float)) for v in row.values())  # flat scalars for dvc metrics
+    report = (tmp_path / "report.md").read_text()
+    assert "paired differences" in report and "| sft/direct vs majority | 40 |" in report
+
+
 def test_stratified_sample_deterministic_and_proportional():
     qs = make_questions(300, 31, "test")
     a = evaluate_stage.stratified_sample(qs, 60, seed=1)

@@ -105,3 +105,48 @@ def test_bad_input():
         M.score([[0.5, 0.5]], [True], [2], ["superiority"], [2])
     with pytest.raises(ValueError):
         M.score([], [], [], [], [])
+
+
+# ---------------------------------------------------------------- paired differences
+
+
+def test_paired_difference_identical_and_opposite():
+    probs = SUP_PROBS + CE_PROBS
+    valid = SUP_VALID + [True] * 3
+    gold, cats, k = SUP_GOLD + CE_GOLD, ["superiority"] * 4 + ["comparative_effect"] * 3, [2] * 4 + [3] * 3
+    same = M.paired_difference(probs, valid, probs, valid, gold, cats, k, bootstrap=200, seed=1)
+    for m in ("bacc", "f1", "ce"):
+        assert same[m]["diff"] == 0 and same[m]["ci"] == [0, 0] and same[m]["p_a_better"] == 0
+    # A always right (one-hot on gold), B always wrong: BAcc 1 - 0 in every category and resample
+    right = [[1.0 if j == g else 0.0 for j in range(n)] for g, n in zip(gold, k)]
+    wrong = [[0.0 if j == g else 1.0 for j in range(n)] for g, n in zip(gold, k)]
+    d = M.paired_difference(right, [True] * 7, wrong, [True] * 7, gold, cats, k, bootstrap=200, seed=1)
+    assert d["bacc"]["diff"] == pytest.approx(1.0) and d["bacc"]["ci"] == [pytest.approx(1.0)] * 2
+    assert d["bacc"]["p_a_better"] == 1.0 and d["ce"]["diff"] < 0 and d["ce"]["p_a_better"] == 1.0
+    # the point difference is exactly score(A) - score(B)
+    d = M.paired_difference(probs, valid, wrong, [True] * 7, gold, cats, k, bootstrap=0)
+    a, b = M.score(probs, valid, gold, cats, k), M.score(wrong, [True] * 7, gold, cats, k)
+    for m in ("bacc", "f1", "ce"):
+        assert d[m]["diff"] == pytest.approx(a[f"overall_{m}"] - b[f"overall_{m}"])
+    with pytest.raises(ValueError):
+        M.paired_difference(probs, valid, probs[:3], valid[:3], gold, cats, k, bootstrap=10)
+
+
+def test_paired_interval_sees_a_difference_the_marginal_intervals_miss():
+    """B = A except on 12 of 300 items where A is right and B wrong: the marginal CIs overlap, the
+    paired interval of the difference excludes 0."""
+    rng = np.random.default_rng(0)
+    n = 300
+    gold = rng.integers(0, 2, n)
+    pred_a = np.where(rng.random(n) < 0.65, gold, 1 - gold)
+    pred_b = pred_a.copy()
+    flip = rng.choice(np.flatnonzero(pred_a == gold), 12, replace=False)
+    pred_b[flip] = 1 - gold[flip]
+    probs = lambda pred: [[0.7, 0.3] if p == 0 else [0.3, 0.7] for p in pred]  # noqa: E731
+    args = (gold.tolist(), ["superiority"] * n, [2] * n)
+    sa = M.score(probs(pred_a), [True] * n, *args, bootstrap=1000, seed=3)
+    sb = M.score(probs(pred_b), [True] * n, *args, bootstrap=1000, seed=3)
+    assert sb["ci"]["overall_bacc"][1] > sa["ci"]["overall_bacc"][0]  # marginal intervals overlap
+    d = M.paired_difference(probs(pred_a), [True] * n, probs(pred_b), [True] * n, *args, bootstrap=1000, seed=3)
+    assert d["bacc"]["diff"] == pytest.approx(sa["overall_bacc"] - sb["overall_bacc"])
+    assert d["bacc"]["ci"][0] > 0 and d["bacc"]["p_a_better"] > 0.99

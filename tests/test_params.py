@@ -30,6 +30,7 @@ def test_repo_params_validate_and_match_dataclass_defaults_shape():
         ("sft.lora_r=true", "sft.lora_r: expected an integer"),
         ("seeed=1", "unknown parameter 'seeed'"),
         ("data.ctgov.page_sise=10", "did you mean 'page_size'"),
+        ("evaluate.comparisons=[sft/direct minus base/direct]", "evaluate.comparisons: 'sft/direct minus base/direct'"),
     ],
 )
 def test_bad_key_or_type_names_the_key(override, message):

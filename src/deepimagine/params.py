@@ -170,6 +170,15 @@ class EvaluateParams:
     max_llm_questions: Optional[int] = 200
     bootstrap: int = 1000
     ece_bins: int = 10
+    # paired bootstrap differences "A vs B" (same questions, same resamples); absent predictors are skipped
+    comparisons: list[str] = field(default_factory=lambda: [
+        "sft/direct vs base/direct", "sft/imagine vs base/imagine", "rl/direct vs sft/direct",
+        "rl/imagine vs sft/imagine", "base/imagine vs base/direct", "sft/direct vs lightgbm"])
+
+    def __post_init__(self) -> None:
+        for c in self.comparisons:
+            if len([s for s in c.split(" vs ") if s.strip()]) != 2:
+                raise ParamsError(f"evaluate.comparisons: {c!r} must look like 'sft/direct vs base/direct'")
 
 
 @dataclass

@@ -26,7 +26,25 @@ def _cell(value, ci) -> str:
     return f"{value:.3f}"
 
 
-def render_report(results: dict[str, dict[str, dict]], notes: dict[str, str] | None = None) -> str:
+def _diff_cell(row: dict, m: str) -> str:
+    d, lo, hi = row[f"{m}_diff"], row[f"{m}_lo"], row[f"{m}_hi"]
+    if any(x is None or math.isnan(x) for x in (lo, hi)):
+        return f"{d:+.3f}"
+    return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def render_comparisons(bench: str, rows: dict[str, dict]) -> list[str]:
+    """A table of paired differences A - B: an interval that excludes 0 is a difference beyond noise."""
+    lines = [f"### {bench}: paired differences (A - B, same questions and bootstrap resamples)", "",
+             "| A vs B | n | dBAcc | P(A better) | dF1 | dCE (negative: A better) |", "|---|---:|---|---:|---|---|"]
+    for comp, row in rows.items():
+        lines.append(f"| {comp} | {row['n']} | {_diff_cell(row, 'bacc')} | {row['bacc_p_a_better']:.3f} | "
+                     f"{_diff_cell(row, 'f1')} | {_diff_cell(row, 'ce')} |")
+    return lines + [""]
+
+
+def render_report(results: dict[str, dict[str, dict]], notes: dict[str, str] | None = None,
+                  comparisons: dict[str, dict[str, dict]] | None = None) -> str:
     """A Markdown table per benchmark: predictor x category, balanced accuracy, macro-F1, CE (95% bootstrap CIs)."""
     lines = ["# DeepImagine evaluation", "",
              "Balanced accuracy (BAcc), macro-F1 and cross-entropy of the true option (CE, lower is better), "
@@ -47,4 +65,6 @@ def render_report(results: dict[str, dict[str, dict]], notes: dict[str, str] | N
                 lines.append(f"| {pred} | {cat} | {cres['n']} | {_cell(cres['bacc'], ci.get(f'{cat}.bacc'))} | "
                              f"{_cell(cres['f1'], ci.get(f'{cat}.f1'))} | {_cell(cres['ce'], ci.get(f'{cat}.ce'))} | |")
         lines.append("")
+        if comparisons and comparisons.get(bench):
+            lines += render_comparisons(bench, comparisons[bench])
     return "\n".join(lines)

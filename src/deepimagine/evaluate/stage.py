@@ -14,6 +14,7 @@ dvc.yaml's declared paths):
   metrics/plots/...                                   see plots.py
   metrics/report.md                                   predictor x category table (also printed)
   metrics/mechanism.json                              mechanism recovery on simulated dose questions
+  metrics/comparisons.json                            paired bootstrap differences (evaluate.comparisons)
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from .. import io
 from ..baselines.stage import benchmark_files, read_questions
 from ..questions import Question
 from .mechanism import mechanism_recovery
-from .metrics import score
+from .metrics import paired_difference, score
 from .plots import safe_name, write_plots
 from .predictors import Prediction, Predictor, is_llm, make_predictors
 from .report import headline, render_report
@@ -109,6 +110,30 @@ def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predicto
     return results, predictions
 
 
+def compare(questions: list[Question], predictions: dict[str, list[Prediction]], comparisons: list[str],
+            bootstrap: int, seed: int) -> dict[str, dict]:
+    """Paired differences "A vs B" for the comparisons whose two predictors both ran, as flat scalars
+    (``bacc_diff``, ``bacc_lo``, ``bacc_hi``, ``bacc_p_a_better``, likewise f1 and ce) for dvc metrics."""
+    out = {}
+    gold = [q.answer_index for q in questions]
+    cats = [q.category for q in questions]
+    n_opts = [len(q.options) for q in questions]
+    for comp in comparisons:
+        a, b = (s.strip() for s in comp.split(" vs "))
+        if a not in predictions or b not in predictions:
+            log.info("comparison %r skipped: %s did not run", comp, a if a not in predictions else b)
+            continue
+        pa, pb = predictions[a], predictions[b]
+        d = paired_difference([p.probs for p in pa], [p.valid for p in pa], [p.probs for p in pb],
+                              [p.valid for p in pb], gold, cats, n_opts, bootstrap=bootstrap, seed=seed)
+        row: dict = {"n": d["n"]}
+        for m in ("bacc", "f1", "ce"):
+            row |= {f"{m}_diff": d[m]["diff"], f"{m}_lo": d[m]["ci"][0], f"{m}_hi": d[m]["ci"][1],
+                    f"{m}_p_a_better": d[m]["p_a_better"]}
+        out[f"{a} vs {b}"] = row
+    return out
+
+
 def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Question]],
                  predictors: dict[str, Predictor], metrics_dir: Path = io.METRICS_DIR) -> dict[str, dict[str, dict]]:
     """Score everything, write eval.json, per-predictor detail and predictions, plots and report.md."""
@@ -116,6 +141,7 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
     has_llm = any(is_llm(n) for n in predictors)
     all_results: dict[str, dict[str, dict]] = {}
     mechanism: dict[str, dict[str, dict]] = {}
+    comparisons: dict[str, dict[str, dict]] = {}
     notes: dict[str, str] = {}
     for bench, questions in benchmarks.items():
         if not questions:
@@ -136,6 +162,8 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
             all_results[name] = results
             if any(q.expected_effect is not None for q in qs):  # simulated ground truth available
                 mechanism[name] = {pred: mechanism_recovery(qs, predictions[pred]) for pred in results}
+            if comp := compare(qs, predictions, ev.comparisons, ev.bootstrap, params.seed):
+                comparisons[name] = comp
             for pred, res in results.items():
                 stem = metrics_dir / "predictions" / name / safe_name(pred)
                 io.write_json(stem.with_suffix(".json"), res | {"predictor": pred, "benchmark": name})
@@ -143,7 +171,8 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
             write_plots(name, results, metrics_dir / "plots")
     io.write_json(metrics_dir / "eval.json", headline(all_results))
     io.write_json(metrics_dir / "mechanism.json", mechanism)
-    report = render_report(all_results, notes)
+    io.write_json(metrics_dir / "comparisons.json", comparisons)
+    report = render_report(all_results, notes, comparisons)
     with io.atomic_path(metrics_dir / "report.md") as tmp:
         tmp.write_text(report + "\n", encoding="utf-8")
     print(report)
