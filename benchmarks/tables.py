@@ -2,9 +2,8 @@
 
     python benchmarks/tables.py [--n 20000] [--workdir DIR] [--threads 2] [--memory-limit 2GB]
 
-Generates a simulated registry of N studies (deepimagine.registry.simulate.simulate_to_files; when that is
-not available, the real records in ../shared/data/ctgov_v2 replicated with fresh ids and varied doses),
-then times in the same run
+Generates a simulated registry of N studies (deepimagine.registry.simulate.simulate_to_files), then
+times in the same run
   * the bare parse: gzip + json.loads of every line (this process), and
   * the tables build (a child process, so that its peak RSS is its own: ru_maxrss of RUSAGE_CHILDREN),
 and prints studies/s, the ratio build/parse and the build's peak RSS. Targets: ratio <= 3, RSS < 3 GiB.
@@ -12,7 +11,6 @@ and prints studies/s, the ratio build/parse and the build's peak RSS. Targets: r
 from __future__ import annotations
 
 import argparse
-import copy
 import gzip
 import json
 import resource
@@ -22,37 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-REAL_DIR = REPO.parent / "shared" / "data" / "ctgov_v2"
-
 
 def generate(n: int, seed: int, studies: Path, truth: Path) -> str:
-    try:
-        from deepimagine.registry.simulate import simulate_to_files
-    except ImportError:
-        simulate_to_files = None
-    if simulate_to_files is not None:
-        simulate_to_files(n, seed, studies, truth)
-        return "simulated"
-    _replicate_real(n, studies)
-    return "replicated real records"
+    from deepimagine.registry.simulate import simulate_to_files
 
-
-def _replicate_real(n: int, studies: Path) -> None:
-    from deepimagine.io import open_text_writer
-
-    records = [json.loads(p.read_text()) for p in sorted(REAL_DIR.glob("*.json"))]
-    records = [r for r in records if "protocolSection" in r and "resultsSection" in r]
-    if not records:
-        raise SystemExit(f"no simulator and no real records in {REAL_DIR}")
-    with open_text_writer(studies, gz=True) as f:
-        for i in range(n):
-            d = copy.deepcopy(records[i % len(records)])
-            d["protocolSection"]["identificationModule"]["nctId"] = f"NCT{90000000 + i:08d}"
-            for arm in d["protocolSection"].get("armsInterventionsModule", {}).get("armGroups", []):
-                if arm.get("description"):  # vary the dose so distinct texts grow with N, as in a real registry
-                    arm["description"] = f"Drug{i % 997} {(i % 50 + 1) * 5} mg orally once daily. " + arm["description"]
-            f.write(json.dumps(d) + "\n")
+    simulate_to_files(n, seed, studies, truth)
+    return "simulated"
 
 
 def bare_parse(studies: Path) -> tuple[float, int]:

@@ -39,15 +39,6 @@ def check_outputs(cwd: Path, source: str) -> dict:
     return manifest
 
 
-def simulate_ready() -> bool:
-    try:
-        from deepimagine.registry import simulate
-    except ImportError:
-        return False
-    return hasattr(simulate, "simulate_to_files")
-
-
-@pytest.mark.skipif(not simulate_ready(), reason="registry/simulate.py (simulate_to_files) has not landed yet")
 def test_simulated_source(tmp_path):
     run_stage(tmp_path, "data.source=simulated", "data.n_studies=12")
     manifest = check_outputs(tmp_path, "simulated")

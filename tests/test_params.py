@@ -1,4 +1,5 @@
 """params.yaml validation: typos and wrong types fail fast, naming the key; profiles validate."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,23 @@ def test_cli_fails_fast_before_stage_work(tmp_path):
     assert out.returncode == 2
     assert "data.n_studys" in out.stderr
     assert not (tmp_path / "data").exists()  # nothing was written
+
+
+def test_profile_cli_output_survives_the_shell(tmp_path):
+    """`deepimagine profile F | xargs dvc exp run` as the README says: the shell-quoted -S lines, re-read
+    by xargs, give back exactly the profile's params (lists and strings with spaces included)."""
+    import shutil
+
+    if not shutil.which("xargs"):
+        pytest.skip("no xargs")
+    dest = tmp_path / "args.json"
+    catcher = ("import json, sys; a = sys.argv[1:]; "
+               f"json.dump([a[i + 1] for i in range(0, len(a), 2) if a[i] == '-S'], open({str(dest)!r}, 'w'))")
+    cmd = (f"{sys.executable} -m deepimagine.cli profile profiles/real.yaml | "
+           f"xargs {sys.executable} -c \"{catcher}\"")
+    subprocess.run(cmd, shell=True, cwd=ROOT, check=True)
+    received = json.loads(dest.read_text())
+    profile = ROOT / "profiles" / "real.yaml"
+    assert received == P.profile_overrides(profile)
+    assert any(" " in o for o in received)                 # a value with spaces came through whole
+    assert P.load(ROOT / "params.yaml", received) == P.load(ROOT / "params.yaml", profile=profile)

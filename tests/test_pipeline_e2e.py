@@ -117,6 +117,13 @@ def test_repro_runs_every_stage_and_is_then_up_to_date(pipeline):
     evaluation = json.loads((repo / "metrics" / "eval.json").read_text())
     assert "test" in evaluation and "lightgbm" in evaluation["test"] and "majority" in evaluation["test"]
     assert any(name.startswith("sft") for name in evaluation["test"])
+    # the mechanism is learnable from the features: LightGBM beats the majority class on the whole test split
+    full = evaluation["test_full"]
+    assert full["lightgbm"]["overall_bacc"] > full["majority"]["overall_bacc"] + 0.05, full
+    # `dvc plots show` renders every declared plot
+    run(["dvc", "plots", "show", "-o", "plots_html"], repo)
+    html = (repo / "plots_html" / "index.html").read_text()
+    assert "calibration" in html and "confusion" in html and "by_factor" in html
 
 
 def test_push_then_fresh_clone_pull_is_clean_and_identical(pipeline, tmp_path):
@@ -155,14 +162,19 @@ def test_data_stages_are_reproducible(pipeline, tmp_path):
         assert md5(again / out) == md5(repo / out), out
     assert _table_digest(again / "data/registry.duckdb") == _table_digest(repo / "data/registry.duckdb")
     baseline_files = sorted(p.relative_to(repo) for p in (repo / "models/baselines").rglob("*.jsonl"))
+    assert baseline_files, "no baseline predictions to compare"
     for rel in baseline_files:
         assert md5(again / rel) == md5(repo / rel), rel
 
 
+SWEEP = ["baselines.lgbm_n_estimators=20", "sft.lora_r=8", "data.n_studies=120"]
+
+
 def test_queued_sweep_of_three_experiments(pipeline):
+    """A baseline hyperparameter, the LoRA rank and the registry size: three queued experiments."""
     repo, _, _ = pipeline
-    for n in (20, 40, 80):
-        run(["dvc", "exp", "run", "--queue", "-S", f"baselines.lgbm_n_estimators={n}"], repo)
+    for override in SWEEP:
+        run(["dvc", "exp", "run", "--queue", "-S", override], repo)
     run(["dvc", "queue", "start", "-j", "1"], repo)
     deadline = time.time() + 1200
     while time.time() < deadline:
@@ -172,12 +184,14 @@ def test_queued_sweep_of_three_experiments(pipeline):
         time.sleep(3)
     assert status.count("Success") == 3, status
     table = json.loads(run(["dvc", "exp", "show", "--json"], repo))
-    values = set()
+    seen = []
     for commit in table:
         for exp in (commit.get("experiments") or []):
             for rev in exp.get("revs", []):
                 data = rev.get("data") or {}
                 p = data.get("params", {}).get("params.yaml", {}).get("data", {})
-                values.add(p.get("baselines", {}).get("lgbm_n_estimators"))
-                assert data.get("metrics", {}).get("metrics/eval.json"), "metrics missing from dvc exp show"
-    assert {20, 40, 80} <= values
+                seen.append((p["baselines"]["lgbm_n_estimators"], p["sft"]["lora_r"], p["data"]["n_studies"]))
+                evaluation = data.get("metrics", {}).get("metrics/eval.json", {}).get("data", {})
+                assert 0 < evaluation["test"]["lightgbm"]["overall_bacc"] <= 1, "metrics missing from dvc exp show"
+    base = (TINY["baselines.lgbm_n_estimators"], 16, TINY["data.n_studies"])
+    assert sorted(seen) == sorted([(20, *base[1:]), (base[0], 8, base[2]), (*base[:2], 120)]), seen

@@ -158,7 +158,8 @@ def _study(nct: str, **over) -> dict:
                                                           {"groupId": "OG001", "value": "NA"}]}]}],
             "analyses": [{"groupIds": ["OG000", "OG001"], "pValue": "<0.001", "paramValue": "-2.1"},
                          {"groupIds": ["OG000", "OG001"], "pValue": "NA"},
-                         {"groupIds": ["OG000", "OG001"], "pValue": "0.0342"}]}]}},
+                         {"groupIds": ["OG000", "OG001"], "pValue": "0.0342"},
+                         {"groupIds": ["OG000", "OG001"], "pValue": "ND"}]}]}},
         "hasResults": True,
     }
     for path, value in over.items():
@@ -238,6 +239,7 @@ def test_bad_input_value_level_rejects(bad):
     assert any(r[0] == "NCT90000005" and r[1] == "arms" and "armGroups is VARCHAR" in r[2] for r in rej)
     assert ("NCT90000001", "measurements", "unparseable measurement value", "outcome 0 OG001: NA") in rej
     assert ("NCT90000001", "analyses", "unparseable p-value", "outcome 0 analysis 1: NA") in rej
+    assert ("NCT90000001", "analyses", "unparseable p-value", "outcome 0 analysis 3: ND") in rej
     assert ("NCT90000006", "doses", "unparseable dose", "arm 0: Drug X 12 puffs via device") in rej
     # the studies with value rejects are kept, with the bad value NULL
     assert con.execute("SELECT enrollment, start_date FROM studies WHERE nct_id='NCT90000002'").fetchone() == (None, None)
@@ -247,7 +249,7 @@ def test_bad_input_value_level_rejects(bad):
 def test_bad_input_parsed_values(bad):
     _lines, _result, con = bad
     pv = con.execute("SELECT p_value_text, p_value, p_value_modifier FROM analyses WHERE nct_id='NCT90000001' ORDER BY analysis_id").fetchall()
-    assert pv == [("<0.001", 0.001, "<"), ("NA", None, None), ("0.0342", 0.0342, "=")]
+    assert pv == [("<0.001", 0.001, "<"), ("NA", None, None), ("0.0342", 0.0342, "="), ("ND", None, None)]
     assert con.execute("SELECT min_age_years, max_age_years FROM eligibility WHERE nct_id='NCT90000001'").fetchone() == (0.5, 65.0)
     assert con.execute("SELECT time_weeks FROM outcomes WHERE nct_id='NCT90000001'").fetchone() == (24.0,)
     assert con.execute("SELECT has_results, n_arms FROM studies WHERE nct_id='NCT90000003'").fetchone() == (False, 2)
