@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from deepimagine import io
+from test_rl import _length_reward
 from test_sft import make_workspace, tiny_params
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -54,8 +55,14 @@ def test_grpo_step_on_gpu_from_sft_adapter(workspace, monkeypatch):
     monkeypatch.chdir(workspace)
     if not (workspace / "models/sft/adapter_model.safetensors").exists():
         pytest.skip("needs the SFT adapter of the previous test")
+    from deepimagine.train import rewards
+
     before = load_file(workspace / "models/sft/adapter_model.safetensors")
+    # as in test_rl: the untrained test model never writes a valid DECISION, so a dense extra reward
+    # gives GRPO's groups the variance that makes the LoRA weights move
+    monkeypatch.setitem(rewards.REWARDS, "length", _length_reward)
     p = tiny_params()
+    p.rl.rewards, p.rl.reward_weights = ["correctness", "format", "length"], [1.0, 0.2, 1.0]
     p.rl.use_vllm = "auto"                 # colocated vLLM when the gpu extra is installed, else transformers
     rl.run(p)
     after = load_file(workspace / "models/rl/adapter_model.safetensors")
