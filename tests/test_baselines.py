@@ -79,23 +79,11 @@ def make_questions(n: int, seed: int, split: str = "train", noise: float = 0.03)
 
 
 def ct_open_questions(limit: int | None = None) -> list[Question]:
-    """A minimal converter of CT Open Winter 2025 items (the real importer is pairs/ct_open.py)."""
-    out = []
-    with open(CT_OPEN, encoding="utf-8") as f:
-        for line in f:
-            item = json.loads(line)
-            ep = item["endpoint"]
-            for q in item["questions"]:
-                out.append(Question(
-                    id=f"ct_open-{item['nct_id']}-{len(out)}", source="ct_open", kind="ct_open", category=q["category"],
-                    split="test", nct_ids=[item["nct_id"]], factor="", from_value="", to_value="",
-                    options=q["options"], answer_index=q["answer_index"],
-                    context={"trial": {"nct_id": item["nct_id"], "title": item["brief_title"], "arms": item["arms"]},
-                             "outcome": {"measure": ep["measure"], "description": ep.get("description", ""),
-                                         "time_frame": ep.get("timeFrame", ""), "outcome_type": ep.get("outcome_type", "")}}))
-            if limit and len(out) >= limit:
-                break
-    return out
+    """CT Open Winter 2025 questions, through the project's importer (pairs/ct_open.py)."""
+    from deepimagine.pairs.ct_open import import_ct_open
+
+    questions, _ = import_ct_open(CT_OPEN)
+    return questions[:limit] if limit else questions
 
 
 def small_params(**baselines) -> Params:

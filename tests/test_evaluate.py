@@ -65,6 +65,14 @@ def test_stage_writes_metrics_report_and_plots(tmp_path, monkeypatch, capsys):
         assert "comparative_effect_collapsed" in detail["categories"]
     report = (tmp_path / "metrics/report.md").read_text()
     assert "| lightgbm | **overall** |" in report and "[" in report  # CIs present
+    # one row per predictor x category, each with BAcc, macro-F1 and CE and a 95% interval on each
+    import re
+
+    for predictor in ("majority", "logistic", "random_forest", "lightgbm"):
+        for category in ("direction", "comparative_effect", "superiority", "comparative_effect_collapsed"):
+            row = next((line for line in report.splitlines() if line.startswith(f"| {predictor} | {category} |")), None)
+            assert row is not None, (predictor, category)
+            assert len(re.findall(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", row)) == 3, row
     assert "| lightgbm | **overall** |" in capsys.readouterr().out
 
 

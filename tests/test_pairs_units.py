@@ -105,3 +105,23 @@ def test_cap_is_deterministic_and_keeps_chains():
     assert len(capped) == 7 and {p["kind"] for p in capped} == {"dose_successive", "dose", "arm"}
     steps = sorted(p["meta"]["step"] for p in capped if p["kind"] == "dose_successive")
     assert steps == list(range(1, len(steps) + 1))              # a chain's steps are kept from the start
+
+
+def test_embedding_model_by_path_or_name(tmp_path):
+    """Any sentence-transformers model by path (here a copy of the shipped one) embeds as the default does;
+    an unknown name fails with the name in the error, not silently."""
+    import shutil
+
+    from deepimagine.pairs.embed import DEFAULT_MODEL, embed_texts, resolve_model
+
+    copy = tmp_path / "my-encoder"
+    shutil.copytree(resolve_model(DEFAULT_MODEL), copy)
+    assert resolve_model(str(copy)) == str(copy)
+    texts = ["Drug X 10 mg in type 2 diabetes", "Placebo in asthma", "Drug X 10 mg in type 2 diabetes"]
+    default = embed_texts(texts, DEFAULT_MODEL)
+    by_path = embed_texts(texts, str(copy))
+    assert default.shape == (3, 384) and np.allclose(np.linalg.norm(default, axis=1), 1, atol=1e-4)
+    assert np.allclose(default, by_path, atol=1e-5)
+    assert float(default[0] @ default[2]) > 0.999 > float(default[0] @ default[1])
+    with pytest.raises(Exception, match="no-such-encoder"):
+        embed_texts(texts, str(tmp_path / "no-such-encoder"))
