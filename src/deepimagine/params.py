@@ -170,6 +170,7 @@ class EvaluateParams:
     max_llm_questions: Optional[int] = 200
     bootstrap: int = 1000
     ece_bins: int = 10
+    calibration_questions: Optional[int] = 200   # likelihood decisions: temperature fitted on this many train questions (0/null: off)
     # paired bootstrap differences "A vs B" (same questions, same resamples); absent predictors are skipped
     comparisons: list[str] = field(default_factory=lambda: [
         "sft/direct vs base/direct", "sft/imagine vs base/imagine", "rl/direct vs sft/direct",

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CELLS_FILE = io.PAIRS_DIR / "cells.parquet"
 _GENERATORS: dict[tuple, object] = {}   # one loaded model at a time, shared by the modes of a model
+_CALIBRATION: dict[tuple, dict] = {}    # (base, adapter, n) -> fitted temperature, shared by the modes of a model
 
 
 def model_paths(model: str, models_dir: Path = io.MODELS_DIR) -> tuple[str, Optional[str]]:
@@ -67,18 +68,50 @@ def decision_candidates(n_options: int, confidence: float = 0.8) -> list[str]:
     return [format_answer(one_hot(n_options, i, confidence)).split("\n")[0] for i in range(n_options)]
 
 
-def likelihood_answer(logprobs: Sequence[float]) -> str:
-    """A DECISION from per-option log-likelihoods (softmax), in the usual answer format."""
-    top = max(logprobs)
-    weights = [math.exp(lp - top) for lp in logprobs]
+def option_probs(logprobs: Sequence[float], temperature: float = 1.0) -> list[float]:
+    """Softmax of per-option log-likelihoods divided by ``temperature`` (> 1 flattens, < 1 sharpens)."""
+    scaled = [lp / temperature for lp in logprobs]
+    top = max(scaled)
+    weights = [math.exp(s - top) for s in scaled]
     total = sum(weights)
-    probs = ", ".join(f"{w / total:.6f}" for w in weights)  # 6 decimals: near-ties keep their order
+    return [w / total for w in weights]
+
+
+def likelihood_answer(logprobs: Sequence[float], temperature: float = 1.0) -> str:
+    """A DECISION from per-option log-likelihoods (tempered softmax), in the usual answer format."""
+    probs = ", ".join(f"{p:.6f}" for p in option_probs(logprobs, temperature))  # 6 decimals: near-ties keep order
     return f"DECISION: ({probs})\nREASON: scored by option likelihood"
+
+
+def mean_nll(scores: Sequence[Sequence[float]], answers: Sequence[int], temperature: float) -> float:
+    """Mean negative log-probability of the true option under the tempered softmax."""
+    return -sum(math.log(max(option_probs(s, temperature)[a], 1e-12)) for s, a in zip(scores, answers)) / len(scores)
+
+
+def fit_temperature(scores: Sequence[Sequence[float]], answers: Sequence[int],
+                    bounds: tuple[float, float] = (0.05, 100.0), steps: int = 121) -> float:
+    """Temperature scaling (Guo et al., 2017): the T minimising the true option's mean NLL, searched on a
+    log grid over ``bounds`` and refined by golden-section search around the best grid point.
+    Rescaling by one T changes no argmax (direct accuracy is unchanged), only the confidence."""
+    if not scores:
+        return 1.0
+    lo, hi = math.log(bounds[0]), math.log(bounds[1])
+    grid = [lo + (hi - lo) * i / (steps - 1) for i in range(steps)]
+    best = min(range(steps), key=lambda i: mean_nll(scores, answers, math.exp(grid[i])))
+    a, b = grid[max(best - 1, 0)], grid[min(best + 1, steps - 1)]
+    g = (math.sqrt(5) - 1) / 2
+    for _ in range(40):
+        c, d = b - g * (b - a), a + g * (b - a)
+        if mean_nll(scores, answers, math.exp(c)) < mean_nll(scores, answers, math.exp(d)):
+            b = d
+        else:
+            a = c
+    return math.exp((a + b) / 2)
 
 
 class LLMPredictor:
     def __init__(self, params, model: str, mode: str, models_dir: Path = io.MODELS_DIR,
-                 cells_path: Path = CELLS_FILE):
+                 cells_path: Path = CELLS_FILE, train: Optional[Sequence[Question]] = None):
         if mode not in ("direct", "imagine"):
             raise ValueError(f"unknown mode {mode!r} (direct | imagine)")
         self.params, self.model, self.mode = params, model, mode
@@ -87,14 +120,42 @@ class LLMPredictor:
         self.cells_path = Path(cells_path)
         self.trajectories: dict[str, dict] = {}
         self.counts: Counter = Counter()
+        self.train = list(train or [])
+
+    def calibration(self) -> dict:
+        """Likelihood decisions: the temperature fitted on a stratified sample of
+        ``evaluate.calibration_questions`` training questions (never benchmark questions), once per
+        model and shared by its modes. Temperature 1 (plain softmax) when off or nothing to fit on."""
+        n = self.params.evaluate.calibration_questions
+        if self.params.model.decision != "likelihood" or not n or not self.train:
+            return {"temperature": 1.0, "questions": 0}
+        key = (self.base, self.adapter, n)
+        if key not in _CALIBRATION:
+            from .stage import stratified_sample
+
+            sample = stratified_sample(self.train, n, self.params.seed)
+            scores = self.option_scores(sample)
+            answers = [q.answer_index for q in sample]
+            t = fit_temperature(scores, answers)
+            _CALIBRATION[key] = {"temperature": round(t, 4), "questions": len(sample),
+                                 "nll_at_1": round(mean_nll(scores, answers, 1.0), 4),
+                                 "nll": round(mean_nll(scores, answers, t), 4)}
+            log.info("%s: temperature %s", self.model, _CALIBRATION[key])
+        return _CALIBRATION[key]
+
+    def option_scores(self, questions: Sequence[Question]) -> list[list[float]]:
+        """Log-likelihood of each option's canonical DECISION line after each question's prompt."""
+        gen = get_generator(self.params, self.base, self.adapter)
+        return gen.score_options([render_messages(q) for q in questions],
+                                 [decision_candidates(len(q.options)) for q in questions])
 
     def ask(self, questions: Sequence[Question]) -> list[str]:
         """One answer per question: generated (greedy) or, with ``model.decision: likelihood``,
         the DECISION whose scores are the normalised likelihoods of each option's canonical answer."""
-        gen = get_generator(self.params, self.base, self.adapter)
         if self.params.model.decision == "likelihood":
-            return [likelihood_answer(scores) for scores in gen.score_options(
-                [render_messages(q) for q in questions], [decision_candidates(len(q.options)) for q in questions])]
+            t = self.calibration()["temperature"]
+            return [likelihood_answer(scores, t) for scores in self.option_scores(questions)]
+        gen = get_generator(self.params, self.base, self.adapter)
         outs = gen.generate([render_messages(q) for q in questions], max_new_tokens=self.params.model.max_new_tokens,
                             temperature=self.params.model.temperature, seed=self.params.seed)
         return [o[0] for o in outs]
@@ -144,5 +205,5 @@ class LLMPredictor:
         return [by_id[q.id] for q in questions]
 
 
-def make_llm_predictor(params, model: str, mode: str) -> LLMPredictor:
-    return LLMPredictor(params, model, mode)
+def make_llm_predictor(params, model: str, mode: str, train: Optional[Sequence[Question]] = None) -> LLMPredictor:
+    return LLMPredictor(params, model, mode, train=train)

@@ -134,7 +134,7 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
             log.warning("%s: deepimagine.evaluate.llm unavailable (%s); skipped", name, e)
             return None
         try:
-            predictor = llm.make_llm_predictor(params, model, mode)
+            predictor = llm.make_llm_predictor(params, model, mode, train)
         except (FileNotFoundError, ImportError, OSError) as e:
             log.warning("%s: cannot be built (%s); skipped", name, e)
             return None

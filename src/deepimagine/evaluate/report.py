@@ -65,6 +65,12 @@ def render_report(results: dict[str, dict[str, dict]], notes: dict[str, str] | N
                 lines.append(f"| {pred} | {cat} | {cres['n']} | {_cell(cres['bacc'], ci.get(f'{cat}.bacc'))} | "
                              f"{_cell(cres['f1'], ci.get(f'{cat}.f1'))} | {_cell(cres['ce'], ci.get(f'{cat}.ce'))} | |")
         lines.append("")
+        temps = {pred.split("/")[0]: res["temperature_scaling"] for pred, res in preds.items()
+                 if (res.get("temperature_scaling") or {}).get("questions")}
+        if temps:
+            n = next(iter(temps.values()))["questions"]
+            lines += [f"Likelihood temperature per model, fitted on {n} training questions (evaluate.calibration_questions): "
+                      + ", ".join(f"{m} {c['temperature']:g}" for m, c in temps.items()) + ".", ""]
         if comparisons and comparisons.get(bench):
             lines += render_comparisons(bench, comparisons[bench])
     return "\n".join(lines)

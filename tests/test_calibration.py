@@ -1,0 +1,119 @@
+"""Temperature scaling of likelihood decisions: the pure fit on synthetic scores with a known
+temperature, and an LLM predictor that calibrates once per model on training questions."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from deepimagine.evaluate.llm import fit_temperature, likelihood_answer, mean_nll, option_probs
+from deepimagine.questions import parse_decision
+
+
+def test_option_probs_temper_without_changing_the_order():
+    lp = [-1.0, -3.0, -2.5]
+    p1 = option_probs(lp)
+    assert sum(p1) == pytest.approx(1.0)
+    assert p1[0] == pytest.approx(math.exp(-1) / sum(math.exp(x) for x in lp))
+    for t in (0.3, 2.0, 50.0):
+        pt = option_probs(lp, t)
+        assert sorted(range(3), key=pt.__getitem__) == sorted(range(3), key=p1.__getitem__)
+    assert max(option_probs(lp, 50.0)) < max(p1) < max(option_probs(lp, 0.3))
+    parsed = parse_decision(likelihood_answer(lp, 4.0), 3)
+    assert parsed.valid and parsed.probs == pytest.approx(option_probs(lp, 4.0), abs=1e-5)
+
+
+@pytest.mark.parametrize("true_t", [0.5, 3.0, 12.0])
+def test_fit_recovers_a_known_temperature(true_t):
+    """Answers drawn from softmax(logits / T*): the fitted T is close to T*, and no worse in NLL."""
+    rng = random.Random(int(true_t * 10))
+    scores, answers = [], []
+    for _ in range(3000):
+        logits = [rng.gauss(0, 4) for _ in range(rng.choice([2, 3]))]
+        p = option_probs(logits, true_t)
+        scores.append(logits)
+        answers.append(rng.choices(range(len(p)), weights=p)[0])
+    t = fit_temperature(scores, answers)
+    assert t == pytest.approx(true_t, rel=0.15)
+    nll = mean_nll(scores, answers, t)
+    assert nll <= mean_nll(scores, answers, 1.0) + 1e-9
+    assert nll <= min(mean_nll(scores, answers, t * f) for f in (0.8, 1.25)) + 1e-9
+
+
+def test_fit_handles_degenerate_input():
+    assert fit_temperature([], []) == 1.0
+    # always right with a wide margin: the sharpest temperature in range wins
+    t = fit_temperature([[0.0, -5.0]] * 20, [0] * 20)
+    assert t < 0.06
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    from deepimagine import params as params_mod
+    from deepimagine.models import stage, toy
+
+    torch.set_num_threads(2)
+    out = tmp_path_factory.mktemp("base")
+    p = params_mod.from_dict({"model": {"tiny_hidden_size": 32, "tiny_layers": 2, "tiny_heads": 2,
+                                        "tiny_vocab_size": 400, "tiny_pretrain_steps": 8,
+                                        "tiny_pretrain_batch_size": 2}})
+    stage.build_tiny(p, toy.toy_questions(30, seed=0), out)
+    return out
+
+
+def test_llm_predictor_calibrates_once_per_model(tiny_model_dir, tmp_path):
+    import shutil
+
+    from deepimagine import params as params_mod
+    from deepimagine.evaluate import llm
+    from deepimagine.models import toy
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, models / "base")
+    train, test = toy.toy_questions(40, seed=1), toy.toy_questions(12, seed=2, split="test")
+
+    def predictor(n_cal, mode="direct"):
+        p = params_mod.from_dict({"evaluate": {"calibration_questions": n_cal}, "model": {"decision": "likelihood"}})
+        return llm.LLMPredictor(p, "base", mode, models_dir=models, train=train)
+
+    llm._CALIBRATION.clear()
+    plain = predictor(0).predict(test)
+    assert predictor(0).calibration() == {"temperature": 1.0, "questions": 0}
+    calibrated_predictor = predictor(16)
+    calibrated = calibrated_predictor.predict(test)
+    cal = calibrated_predictor.calibration()
+    assert cal["questions"] == 16 and cal["temperature"] > 0
+    assert cal["nll"] <= cal["nll_at_1"] + 1e-9
+    # the answers are the option likelihoods under that one temperature (plain softmax when off)
+    scores = calibrated_predictor.option_scores(test)
+    for a, b, s in zip(plain, calibrated, scores):
+        assert a.probs == pytest.approx(option_probs(s), abs=1e-5)
+        assert b.probs == pytest.approx(option_probs(s, cal["temperature"]), abs=1e-5)
+    # the imagine mode of the same model reuses the fitted temperature (no second fit)
+    assert predictor(16, "imagine").calibration() is cal
+
+
+def test_evaluate_records_the_temperature(tiny_model_dir, tmp_path):
+    """The evaluate stage with a calibrated LLM predictor: plots, report and per-predictor detail."""
+    import json
+    import shutil
+
+    from deepimagine import params as params_mod
+    from deepimagine.evaluate import llm
+    from deepimagine.evaluate.stage import evaluate_all
+    from deepimagine.models import toy
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, models / "base")
+    train, test = toy.toy_questions(40, seed=1), toy.toy_questions(12, seed=2, split="test")
+    p = params_mod.from_dict({"evaluate": {"calibration_questions": 8, "bootstrap": 20, "max_llm_questions": None},
+                              "model": {"decision": "likelihood"}})
+    llm._CALIBRATION.clear()
+    predictor = llm.LLMPredictor(p, "base", "direct", models_dir=models, train=train)
+    evaluate_all(p, train, {"test": test}, {"base/direct": predictor}, metrics_dir=tmp_path / "metrics")
+    detail = json.loads((tmp_path / "metrics/predictions/test/base_direct.json").read_text())
+    assert detail["temperature_scaling"]["questions"] == 8
+    assert isinstance(detail["calibration"], list)             # the reliability bins keep their key
+    assert "Likelihood temperature per model, fitted on 8 training questions" in (tmp_path / "metrics/report.md").read_text()
