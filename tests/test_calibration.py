@@ -48,22 +48,7 @@ def test_fit_handles_degenerate_input():
     assert t < 0.06
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    from deepimagine import params as params_mod
-    from deepimagine.models import stage, toy
-
-    torch.set_num_threads(2)
-    out = tmp_path_factory.mktemp("base")
-    p = params_mod.from_dict({"model": {"tiny_hidden_size": 32, "tiny_layers": 2, "tiny_heads": 2,
-                                        "tiny_vocab_size": 400, "tiny_pretrain_steps": 8,
-                                        "tiny_pretrain_batch_size": 2}})
-    stage.build_tiny(p, toy.toy_questions(30, seed=0), out)
-    return out
-
-
-def test_llm_predictor_calibrates_once_per_model(tiny_model_dir, tmp_path):
+def test_llm_predictor_calibrates_once_per_model(tiny_base_dir, tmp_path):
     import shutil
 
     from deepimagine import params as params_mod
@@ -71,7 +56,7 @@ def test_llm_predictor_calibrates_once_per_model(tiny_model_dir, tmp_path):
     from deepimagine.models import toy
 
     models = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, models / "base")
+    shutil.copytree(tiny_base_dir, models / "base")
     train, test = toy.toy_questions(40, seed=1), toy.toy_questions(12, seed=2, split="test")
 
     def predictor(n_cal, mode="direct"):
@@ -95,7 +80,7 @@ def test_llm_predictor_calibrates_once_per_model(tiny_model_dir, tmp_path):
     assert predictor(16, "imagine").calibration() is cal
 
 
-def test_evaluate_records_the_temperature(tiny_model_dir, tmp_path):
+def test_evaluate_records_the_temperature(tiny_base_dir, tmp_path):
     """The evaluate stage with a calibrated LLM predictor: plots, report and per-predictor detail."""
     import json
     import shutil
@@ -106,7 +91,7 @@ def test_evaluate_records_the_temperature(tiny_model_dir, tmp_path):
     from deepimagine.models import toy
 
     models = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, models / "base")
+    shutil.copytree(tiny_base_dir, models / "base")
     train, test = toy.toy_questions(40, seed=1), toy.toy_questions(12, seed=2, split="test")
     p = params_mod.from_dict({"evaluate": {"calibration_questions": 8, "bootstrap": 20, "max_llm_questions": None},
                               "model": {"decision": "likelihood"}})

@@ -6,20 +6,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deepimagine import params as params_mod
-from deepimagine.models import generate, stage, toy
+from deepimagine.models import generate, toy
 from deepimagine.questions import render_messages
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.set_num_threads(2)
-    out = tmp_path_factory.mktemp("base")
-    p = params_mod.from_dict({"model": {"tiny_hidden_size": 32, "tiny_layers": 2, "tiny_heads": 2,
-                                        "tiny_vocab_size": 400, "tiny_pretrain_steps": 8,
-                                        "tiny_pretrain_batch_size": 2}})
-    stage.build_tiny(p, toy.toy_questions(30, seed=0), out)
-    return str(out)
+def model_dir(tiny_base_dir):
+    return str(tiny_base_dir)
 
 
 def test_greedy_is_deterministic_and_batch_invariant(model_dir):
