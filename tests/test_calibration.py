@@ -63,12 +63,12 @@ def test_llm_predictor_calibrates_once_per_model(tiny_base_dir, tmp_path):
         p = params_mod.from_dict({"evaluate": {"calibration_questions": n_cal}, "model": {"decision": "likelihood"}})
         return llm.LLMPredictor(p, "base", mode, models_dir=models, train=train)
 
-    llm._CALIBRATION.clear()
+    llm._TEMPERATURES.clear()
     plain = predictor(0).predict(test)
-    assert predictor(0).calibration() == {"temperature": 1.0, "questions": 0}
+    assert predictor(0).temperature_scaling() == {"temperature": 1.0, "questions": 0}
     calibrated_predictor = predictor(16)
     calibrated = calibrated_predictor.predict(test)
-    cal = calibrated_predictor.calibration()
+    cal = calibrated_predictor.temperature_scaling()
     assert cal["questions"] == 16 and cal["temperature"] > 0
     assert cal["nll"] <= cal["nll_at_1"] + 1e-9
     # the answers are the option likelihoods under that one temperature (plain softmax when off)
@@ -77,7 +77,7 @@ def test_llm_predictor_calibrates_once_per_model(tiny_base_dir, tmp_path):
         assert a.probs == pytest.approx(option_probs(s), abs=1e-5)
         assert b.probs == pytest.approx(option_probs(s, cal["temperature"]), abs=1e-5)
     # the imagine mode of the same model reuses the fitted temperature (no second fit)
-    assert predictor(16, "imagine").calibration() is cal
+    assert predictor(16, "imagine").temperature_scaling() is cal
 
 
 def test_evaluate_records_the_temperature(tiny_base_dir, tmp_path):
@@ -95,7 +95,7 @@ def test_evaluate_records_the_temperature(tiny_base_dir, tmp_path):
     train, test = toy.toy_questions(40, seed=1), toy.toy_questions(12, seed=2, split="test")
     p = params_mod.from_dict({"evaluate": {"calibration_questions": 8, "bootstrap": 20, "max_llm_questions": None},
                               "model": {"decision": "likelihood"}})
-    llm._CALIBRATION.clear()
+    llm._TEMPERATURES.clear()
     predictor = llm.LLMPredictor(p, "base", "direct", models_dir=models, train=train)
     evaluate_all(p, train, {"test": test}, {"base/direct": predictor}, metrics_dir=tmp_path / "metrics")
     detail = json.loads((tmp_path / "metrics/predictions/test/base_direct.json").read_text())

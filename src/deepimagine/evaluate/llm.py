@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 CELLS_FILE = io.PAIRS_DIR / "cells.parquet"
 _GENERATORS: dict[tuple, object] = {}   # one loaded model at a time, shared by the modes of a model
-_CALIBRATION: dict[tuple, dict] = {}    # (base, adapter, n) -> fitted temperature, shared by the modes of a model
+_TEMPERATURES: dict[tuple, dict] = {}    # (base, adapter, n) -> fitted temperature, shared by the modes of a model
 
 
 def model_paths(model: str, models_dir: Path = io.MODELS_DIR) -> tuple[str, Optional[str]]:
@@ -122,7 +122,7 @@ class LLMPredictor:
         self.counts: Counter = Counter()
         self.train = list(train or [])
 
-    def calibration(self) -> dict:
+    def temperature_scaling(self) -> dict:
         """Likelihood decisions: the temperature fitted on a stratified sample of
         ``evaluate.calibration_questions`` training questions (never benchmark questions), once per
         model and shared by its modes. Temperature 1 (plain softmax) when off or nothing to fit on."""
@@ -130,18 +130,18 @@ class LLMPredictor:
         if self.params.model.decision != "likelihood" or not n or not self.train:
             return {"temperature": 1.0, "questions": 0}
         key = (self.base, self.adapter, n)
-        if key not in _CALIBRATION:
+        if key not in _TEMPERATURES:
             from .stage import stratified_sample
 
             sample = stratified_sample(self.train, n, self.params.seed)
             scores = self.option_scores(sample)
             answers = [q.answer_index for q in sample]
             t = fit_temperature(scores, answers)
-            _CALIBRATION[key] = {"temperature": round(t, 4), "questions": len(sample),
+            _TEMPERATURES[key] = {"temperature": round(t, 4), "questions": len(sample),
                                  "nll_at_1": round(mean_nll(scores, answers, 1.0), 4),
                                  "nll": round(mean_nll(scores, answers, t), 4)}
-            log.info("%s: temperature %s", self.model, _CALIBRATION[key])
-        return _CALIBRATION[key]
+            log.info("%s: temperature %s", self.model, _TEMPERATURES[key])
+        return _TEMPERATURES[key]
 
     def option_scores(self, questions: Sequence[Question]) -> list[list[float]]:
         """Log-likelihood of each option's canonical DECISION line after each question's prompt."""
@@ -153,7 +153,7 @@ class LLMPredictor:
         """One answer per question: generated (greedy) or, with ``model.decision: likelihood``,
         the DECISION whose scores are the normalised likelihoods of each option's canonical answer."""
         if self.params.model.decision == "likelihood":
-            t = self.calibration()["temperature"]
+            t = self.temperature_scaling()["temperature"]
             return [likelihood_answer(scores, t) for scores in self.option_scores(questions)]
         gen = get_generator(self.params, self.base, self.adapter)
         outs = gen.generate([render_messages(q) for q in questions], max_new_tokens=self.params.model.max_new_tokens,

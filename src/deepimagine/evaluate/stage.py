@@ -102,8 +102,8 @@ def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predicto
         results[name] = score_predictions(questions, preds, ev.ece_bins, ev.bootstrap, seed)
         if getattr(predictor, "counts", None) is not None:  # e.g. imagine-mode fallbacks, for this benchmark only
             results[name]["predictor_counts"] = dict(Counter(predictor.counts) - before)
-        if hasattr(predictor, "calibration"):  # LLM likelihood decisions: the fitted temperature
-            results[name]["temperature_scaling"] = predictor.calibration()
+        if hasattr(predictor, "temperature_scaling"):  # LLM likelihood decisions: the fitted temperature
+            results[name]["temperature_scaling"] = predictor.temperature_scaling()
         results[name]["seconds"] = round(time.perf_counter() - started, 2)
         predictions[name] = preds
         log.info("%s: n=%d bacc=%.3f f1=%.3f ce=%.3f invalid=%.3f (%.1fs)", name, len(questions),
