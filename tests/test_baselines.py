@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,77 +11,7 @@ from deepimagine.baselines.features import FeatureEncoder, ct_open_arms, phase_n
 from deepimagine.baselines.models import load_baseline
 from deepimagine.baselines.stage import train_all
 from deepimagine.params import Params
-from deepimagine.questions import (COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS, SUPERIORITY_OPTIONS,
-                                   Question)
-
-SHARED = Path(__file__).parents[1].parent / "shared"
-CT_OPEN = SHARED / "data" / "ct_open" / "winter_2025.jsonl"
-DOSES = [5, 10, 20, 50, 100, 200]
-REGIONS = ["North America", "Europe", "East Asia", "Latin America"]
-
-
-def _trial(i: int, rng: random.Random) -> dict:
-    return {"nct_id": f"NCT{i:08d}", "title": f"A study of drug{rng.randint(0, 3)} in hypertension",
-            "conditions": [rng.choice(["Hypertension", "Diabetes", "Asthma"])], "phase": rng.choice(["PHASE2", "PHASE3"]),
-            "enrollment": rng.randint(40, 800), "countries": ["United States"], "regions": [rng.choice(REGIONS)],
-            "sex": "ALL", "min_age": "18 Years", "max_age": "75 Years", "population": "adults"}
-
-
-def make_questions(n: int, seed: int, split: str = "train", noise: float = 0.03) -> list[Question]:
-    """Dose questions whose answer is a function of the doses (Emax-like plateau at >= 50 mg), plus
-    region questions with random answers. Categories: direction (3), superiority (2), comparative_effect (3)."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        trial = _trial(i, rng)
-        outcome = {"measure": "Change in systolic blood pressure", "description": "", "time_frame": "Week 12",
-                   "time_weeks": 12, "unit": "mmHg", "param_type": "MEAN", "dispersion_type": "SD",
-                   "outcome_type": "PRIMARY", "better": "higher"}
-        category = ["direction", "superiority", "comparative_effect"][i % 3]
-        if i % 5 == 4:  # region questions: answer unrelated to the features
-            kind, factor = "geography", "region"
-            frm, to = rng.sample(REGIONS, 2)
-            anchor = {"label": "drug", "type": "EXPERIMENTAL", "description": "", "intervention": "drug0",
-                      "intervention_type": "DRUG", "dose": None,
-                      "result": {"value": rng.uniform(5, 15), "spread": 4.0, "dispersion_type": "SD", "n": 100, "unit": "mmHg"}}
-            target = {k: v for k, v in anchor.items() if k != "result"}
-            direction = rng.randrange(3)
-        else:
-            kind, factor = "dose", "dose"
-            d1, d2 = rng.sample(DOSES, 2)
-            frm, to = f"{d1} mg", f"{d2} mg"
-            mk = lambda d: {"value": d, "unit": "mg", "value_mg": d, "frequency": "once daily", "route": "oral"}  # noqa: E731
-            anchor = {"label": f"drug {d1} mg", "type": "EXPERIMENTAL", "description": f"drug {d1} mg once daily",
-                      "intervention": "drug0", "intervention_type": "DRUG", "dose": mk(d1),
-                      "result": {"value": rng.uniform(5, 15), "spread": 4.0, "dispersion_type": "SD", "n": 100, "unit": "mmHg"}}
-            target = {"label": f"drug {d2} mg", "type": "EXPERIMENTAL", "description": f"drug {d2} mg once daily",
-                      "intervention": "drug0", "intervention_type": "DRUG", "dose": mk(d2)}
-            if d2 > d1 and d1 < 50:
-                direction = 0
-            elif d2 < d1 and d2 < 50:
-                direction = 1
-            else:
-                direction = 2
-            if rng.random() < noise:
-                direction = rng.randrange(3)
-        options = {"direction": DIRECTION_OPTIONS, "superiority": SUPERIORITY_OPTIONS,
-                   "comparative_effect": COMPARATIVE_OPTIONS_IMPROVEMENT}[category]
-        answer = (0 if direction == 0 else 1) if category == "superiority" else direction
-        out.append(Question(
-            id=f"{split}-{seed}-{i}", source="natural", kind=kind, category=category, split=split,
-            nct_ids=[trial["nct_id"]], factor=factor, from_value=frm, to_value=to, options=list(options),
-            answer_index=answer, context={"trial": trial, "outcome": outcome, "anchor": anchor, "target": target,
-                                          "question": "How does the result change?"},
-            posted_date="2023-01-01"))
-    return out
-
-
-def ct_open_questions(limit: int | None = None) -> list[Question]:
-    """CT Open Winter 2025 questions, through the project's importer (pairs/ct_open.py)."""
-    from deepimagine.pairs.ct_open import import_ct_open
-
-    questions, _ = import_ct_open(CT_OPEN)
-    return questions[:limit] if limit else questions
+from fixtures.baselines import CT_OPEN, ct_open_questions, make_questions
 
 
 def small_params(**baselines) -> Params:

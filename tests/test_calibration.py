@@ -53,7 +53,7 @@ def test_llm_predictor_calibrates_once_per_model(tiny_base_dir, tmp_path):
 
     from deepimagine import params as params_mod
     from deepimagine.evaluate import llm
-    from deepimagine.models import toy
+    from fixtures import toy
 
     models = tmp_path / "models"
     shutil.copytree(tiny_base_dir, models / "base")
@@ -88,7 +88,7 @@ def test_evaluate_records_the_temperature(tiny_base_dir, tmp_path):
     from deepimagine import params as params_mod
     from deepimagine.evaluate import llm
     from deepimagine.evaluate.stage import evaluate_all
-    from deepimagine.models import toy
+    from fixtures import toy
 
     models = tmp_path / "models"
     shutil.copytree(tiny_base_dir, models / "base")

@@ -12,8 +12,7 @@ from deepimagine.evaluate import stage as evaluate_stage
 from deepimagine.evaluate.predictors import MajorityPredictor, Prediction, expand_names, make_predictors
 from deepimagine.params import Params
 from deepimagine.questions import format_answer, parse_decision
-
-from test_baselines import CT_OPEN, ct_open_questions, make_questions
+from fixtures.baselines import CT_OPEN, ct_open_questions, make_questions
 
 
 def _params(**evaluate) -> Params:

@@ -1,13 +1,16 @@
 """Generation backends: transformers (greedy deterministic, seeded sampling, decision-only stop);
 the vLLM backend module imports without vLLM and is exercised only with CUDA."""
-import importlib
+import subprocess
+import sys
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from deepimagine.models import generate, toy
+from deepimagine.models import generate
 from deepimagine.questions import render_messages
+
+from fixtures import toy
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +70,15 @@ def test_peft_adapter_is_applied(model_dir, tmp_path):
 
 
 def test_vllm_backend_module_imports_lazily():
-    mod = importlib.import_module("deepimagine.models.generate")
-    assert hasattr(mod, "VllmBackend")
+    """Importing the generation module (and its vLLM backend class) must not import vLLM: a fresh
+    interpreter, where an import of vllm would fail loudly, proves it."""
+    code = ("import sys; sys.modules['vllm'] = None\n"      # any `import vllm` now raises ImportError
+            "from deepimagine.models.generate import VllmBackend\n"
+            "assert isinstance(VllmBackend, type), VllmBackend\n"
+            "print('vllm' in sys.modules and sys.modules['vllm'] is not None)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"importing deepimagine.models.generate failed without vLLM:\n{out.stderr}"
+    assert out.stdout.strip() == "False", "deepimagine.models.generate imported vllm at module level"
 
 
 @pytest.mark.gpu

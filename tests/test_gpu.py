@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from deepimagine import io
-from test_rl import _length_reward
-from test_sft import make_workspace, tiny_params
+from fixtures.workspace import length_reward, make_workspace, tiny_params
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
@@ -60,7 +59,7 @@ def test_grpo_step_on_gpu_from_sft_adapter(workspace, monkeypatch):
     before = load_file(workspace / "models/sft/adapter_model.safetensors")
     # as in test_rl: the untrained test model never writes a valid DECISION, so a dense extra reward
     # gives GRPO's groups the variance that makes the LoRA weights move
-    monkeypatch.setitem(rewards.REWARDS, "length", _length_reward)
+    monkeypatch.setitem(rewards.REWARDS, "length", length_reward)
     p = tiny_params()
     p.rl.rewards, p.rl.reward_weights = ["correctness", "format", "length"], [1.0, 0.2, 1.0]
     p.rl.use_vllm = "auto"                 # colocated vLLM when the gpu extra is installed, else transformers
@@ -76,7 +75,7 @@ def test_transformers_backend_on_gpu_matches_cpu(workspace):
     from deepimagine.evaluate.llm import decision_candidates
     from deepimagine.models import generate
     from deepimagine.questions import render_messages
-    from test_sft import toy_questions
+    from fixtures.workspace import toy_questions
 
     qs = toy_questions(6, "natural", seed=3)
     msgs = [render_messages(q) for q in qs]

@@ -6,9 +6,10 @@ import pytest
 
 from deepimagine.evaluate import imagine as im
 from deepimagine.evaluate.mechanism import direction_probs, mechanism_recovery, options_from_direction
-from deepimagine.models import toy
 from deepimagine.questions import (COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS, SUPERIORITY_OPTIONS,
                                    format_answer)
+
+from fixtures import toy
 
 try:
     from deepimagine.evaluate.predictors import Prediction

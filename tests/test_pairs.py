@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from deepimagine import params as params_mod
-from deepimagine.pairs.testing import make_registry
 from deepimagine.questions import (COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                                    SUPERIORITY_OPTIONS, Question)
+
+from fixtures.registry import make_registry
 
 M12 = "Change From Baseline in HbA1c at Week 12"
 M24 = "Change From Baseline in HbA1c at Week 24"

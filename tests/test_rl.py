@@ -7,14 +7,9 @@ import pytest
 import torch
 
 from deepimagine import io
-from test_sft import make_workspace, tiny_params
+from fixtures.workspace import length_reward, make_workspace, tiny_params
 
 torch.set_num_threads(2)
-
-
-def _length_reward(completions, **_):
-    texts = [c if isinstance(c, str) else "".join(m["content"] for m in c) for c in completions]
-    return [min(len(t), 200) / 200 for t in texts]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +39,7 @@ def test_grpo_from_sft_adapter_trains_lora_only(sft_workspace, monkeypatch):
     monkeypatch.chdir(sft_workspace)
     # A briefly tuned random tiny model never writes a valid DECISION, so the verifiable rewards are all 0
     # and GRPO's advantages vanish. A dense extra reward (text length) gives the groups variance.
-    monkeypatch.setitem(rewards.REWARDS, "length", _length_reward)
+    monkeypatch.setitem(rewards.REWARDS, "length", length_reward)
     params = tiny_params()
     params.rl.rewards = ["correctness", "format", "length"]
     params.rl.reward_weights = [1.0, 0.2, 1.0]
@@ -107,7 +102,7 @@ def _train_file():
         import tempfile
         from pathlib import Path
 
-        from test_sft import toy_questions
+        from fixtures.workspace import toy_questions
 
         path = Path(tempfile.mkdtemp()) / "train.jsonl"
         io.write_jsonl(path, [q.to_row() for q in toy_questions(6, "natural")])

@@ -3,81 +3,13 @@ completion only, and a killed run resumes from its checkpoint."""
 from __future__ import annotations
 
 import json
-import random
-from pathlib import Path
 
 import pytest
 import torch
 
-from deepimagine import io
-from deepimagine import params as params_mod
-from deepimagine.questions import COMPARATIVE_OPTIONS, DIRECTION_OPTIONS, SUPERIORITY_OPTIONS, Question, render_prompt
+from fixtures.workspace import make_workspace, tiny_params
 
 torch.set_num_threads(2)
-
-# ---------------------------------------------------------------- a throwaway workspace
-
-
-def toy_questions(n: int, source: str, seed: int = 0) -> list[Question]:
-    """Dose/region questions whose answer follows from the change (higher dose -> higher result)."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        lo, hi = sorted(rng.sample([5, 10, 20, 40, 80], 2))
-        up = rng.random() < 0.5
-        category = rng.choice(["direction", "comparative_effect", "superiority"])
-        options = {"direction": DIRECTION_OPTIONS, "comparative_effect": COMPARATIVE_OPTIONS,
-                   "superiority": SUPERIORITY_OPTIONS}[category]
-        out.append(Question(
-            id=f"{source[:3]}-{i}", source=source, kind="dose" if source == "natural" else "geography",
-            category=category, split="train", nct_ids=[f"NCT{i:08d}"], factor="dose",
-            from_value=f"{hi if not up else lo} mg", to_value=f"{lo if not up else hi} mg",
-            options=list(options), answer_index=0 if up else 1,
-            context={"trial": {"title": f"Drug {i % 3} in disease", "phase": "PHASE2"},
-                     "outcome": {"measure": "Change in score", "time_frame": "12 weeks"},
-                     "anchor": {"label": "Drug", "result": {"value": 1.5, "unit": "points", "n": 40}}},
-        ))
-    return out
-
-
-def build_tiny_base(dest: Path, texts: list[str]) -> None:
-    """The project's tiny Qwen3.5-family model and tokenizer (models/tiny.py) at test sizes, untrained."""
-    from deepimagine.models import tiny
-
-    model_params = params_mod.from_dict({"model": {"tiny_hidden_size": 64, "tiny_layers": 2, "tiny_heads": 4,
-                                                   "tiny_vocab_size": 600, "tiny_layer_types": "full"}}).model
-    tokenizer = tiny.train_tokenizer(texts, model_params.tiny_vocab_size)
-    model = tiny.build_tiny_model(tiny.tiny_config(model_params, tokenizer), seed=0)
-    model.save_pretrained(dest)
-    tokenizer.save_pretrained(dest)
-
-
-def make_workspace(root: Path, n_natural: int = 24, n_approx: int = 16, traces: bool = True) -> Path:
-    """A repository-shaped temp dir: data/pairs/train.jsonl, data/traces/traces.jsonl, models/base."""
-    natural = toy_questions(n_natural, "natural", seed=1)
-    approx = toy_questions(n_approx, "approximate", seed=2)
-    io.write_jsonl(root / "data/pairs/train.jsonl", [q.to_row() for q in natural + approx])
-    if traces:
-        rows = [{"question_id": q.id, "teacher": "template", "agrees": True,
-                 "completion": f"DECISION: ({'0.9, 0.1' if len(q.options) == 2 else '0.9, 0.05, 0.05'})\n"
-                               f"REASON: the dose goes {'up' if q.answer_index == 0 else 'down'}."}
-                for q in natural[: n_natural // 2] if q.answer_index == 0]
-        io.write_jsonl(root / "data/traces/traces.jsonl", rows)
-    texts = [render_prompt(q) for q in natural + approx] + ["DECISION: (0.80, 0.10, 0.10)\nREASON: dose"] * 20
-    build_tiny_base(root / "models/base", texts)
-    return root
-
-
-def tiny_params(**sft) -> params_mod.Params:
-    p = params_mod.from_dict({
-        "seed": 0,
-        "sft": {"lora_r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "learning_rate": 0.01, "epochs": 1,
-                "max_length": 1024, "batch_size": 4, "grad_accum": 1, "max_examples": None, "save_steps": 2,
-                "logging_steps": 1, "max_steps": 3, **sft},
-        "rl": {"learning_rate": 0.01, "max_steps": 2, "batch_size": 4, "num_generations": 2,
-               "max_completion_length": 12, "max_prompts": 8, "use_vllm": False},
-    })
-    return p
 
 
 @pytest.fixture(scope="module")

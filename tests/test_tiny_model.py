@@ -6,8 +6,10 @@ torch = pytest.importorskip("torch")
 
 from deepimagine import io
 from deepimagine import params as params_mod
-from deepimagine.models import resolve_base_path, stage, tiny, toy
+from deepimagine.models import resolve_base_path, stage, tiny
 from deepimagine.questions import parse_decision, render_messages
+
+from fixtures import toy
 
 
 def small_params(**model):

@@ -8,9 +8,10 @@ import pytest
 
 from deepimagine import io
 from deepimagine import params as params_mod
-from deepimagine.models import toy
 from deepimagine.questions import format_answer, one_hot, parse_decision
 from deepimagine.traces import stage, teachers
+
+from fixtures import toy
 
 
 def test_template_trace_is_short_and_follows_mechanism():

@@ -1,7 +1,8 @@
 """SFT rows: traces are preferred under the example cap, and the counts reconcile."""
-from deepimagine.models.toy import toy_questions
 from deepimagine.questions import format_answer, one_hot, parse_decision
 from deepimagine.train.data import sft_rows
+
+from fixtures.toy import toy_questions
 
 
 def test_traced_questions_are_taken_first_under_the_cap():
