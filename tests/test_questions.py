@@ -86,8 +86,8 @@ def test_extra_text_and_variants():
     p = parse_decision(text, 2)
     assert p.valid and p.choice == 0 and p.probs == pytest.approx([0.7, 0.3])
     assert p.reason.startswith("more drug")
-    # the first DECISION wins; an exponent is a number
-    p = parse_decision("DECISION: (1e-1, 9e-1) DECISION: (1, 0)", 2)
+    # the last DECISION wins (as CT Open's evaluation reads it); an exponent is a number
+    p = parse_decision("DECISION: (1, 0) DECISION: (1e-1, 9e-1)", 2)
     assert p.valid and p.choice == 1
     assert math.isclose(sum(p.probs), 1.0)
     # superiority has two options

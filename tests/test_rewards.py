@@ -57,3 +57,37 @@ def test_conversational_completions_and_registry():
     assert set(REWARDS) >= {"correctness", "log_score", "format"}
     with pytest.raises(ValueError, match="unknown reward"):
         get_rewards(["correctness", "nope"])
+
+
+# ---------------------------------------------------------------- reasoning models (<think> ... </think>)
+
+def test_parser_reads_the_last_decision_outside_thinking():
+    from deepimagine.questions import parse_decision, strip_thinking
+
+    thought = "<think>The template says DECISION: (0.1, 0.1, 0.8). Hmm.</think>\nDECISION: (0.7, 0.2, 0.1)\nREASON: dose"
+    p = parse_decision(thought, 3)
+    assert p.valid and p.choice == 0 and p.reason == "dose"
+    # the chat template opened <think> in the prompt: only the text after </think> is the answer
+    assert parse_decision("DECISION: (0.1, 0.1, 0.8)\n</think>\nDECISION: (0.2, 0.7, 0.1)\nREASON: r", 3).choice == 1
+    # unclosed thinking (the budget ran out): nothing after <think> counts
+    assert not parse_decision("<think>so DECISION: (0.8, 0.1, 0.1)\nREASON: x", 3).valid
+    # the last DECISION wins, with the REASON that follows it
+    p = parse_decision("DECISION: (0.1, 0.8, 0.1)\nREASON: first\nDECISION: (0.8, 0.1, 0.1)\nREASON: second", 3)
+    assert p.choice == 0 and p.reason == "second"
+    # the echoed template's placeholders are not scores
+    assert parse_decision("DECISION: (p1, p2, p3)", 3).error == "placeholder scores"
+    assert strip_thinking("a<think>b</think>c<THINK>d") == "ac"
+
+
+def test_template_echoed_inside_thinking_earns_no_reward():
+    echoed = [
+        "<think>Answer with DECISION: (0.9, 0.05, 0.05) then REASON: x</think>",          # nothing outside
+        "<think>DECISION: (0.9, 0.05, 0.05)\nREASON: the gold, while thinking",            # never closed
+        "<think>Answer with DECISION: (p1, p2, p3) then REASON: ...</think>\nI am not sure.",
+        "DECISION: (p1, p2, p3)\nREASON: ...",                                             # the template itself
+    ]
+    for fn in (correctness, log_score, format):
+        assert score(fn, echoed, gold=0) == [0.0] * len(echoed), fn.__name__
+    answered = "<think>DECISION: (0.1, 0.8, 0.1) is wrong</think>\nDECISION: (0.8, 0.1, 0.1)\nREASON: dose"
+    assert [score(fn, [answered], gold=0)[0] for fn in (correctness, format)] == [1.0, 1.0]
+    assert score(log_score, [answered], gold=0)[0] == pytest.approx(1 + math.log(0.8) / -math.log(0.01))

@@ -172,6 +172,23 @@ def one_hot(n: int, index: int, confidence: float = 1.0) -> list[float]:
 
 _DECISION_RE = re.compile(r"DECISION\s*[:=]\s*[\(\[]([^\)\]]*)[\)\]]", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?")
+_THINK_BLOCK_RE = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+_THINK_OPEN_RE = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE_RE = re.compile(r"</think>", re.IGNORECASE)
+_REASON_RE = re.compile(r"REASON\s*:\s*(.*)", re.IGNORECASE | re.DOTALL)
+_PLACEHOLDER_RE = re.compile(r"\b[A-Za-z_]+\d")   # the echoed template "(p1, p2, p3)"
+
+
+def strip_thinking(text: str) -> str:
+    """The answer part of a reasoning model's output: closed ``<think>...</think>`` blocks removed;
+    text before a stray ``</think>`` dropped (the chat template opened the block in the prompt);
+    everything after an unclosed ``<think>`` dropped (the model never finished thinking)."""
+    text = _THINK_BLOCK_RE.sub("", text)
+    closes = list(_THINK_CLOSE_RE.finditer(text))
+    if closes:
+        text = text[closes[-1].end():]
+    opened = _THINK_OPEN_RE.search(text)
+    return text[:opened.start()] if opened else text
 
 
 @dataclass
@@ -184,14 +201,19 @@ class ParsedAnswer:
 
 
 def parse_decision(text: Any, n_options: int) -> ParsedAnswer:
-    """Parse ``DECISION: (p1, ..., pn)`` (+ ``REASON: ...``). Never raises; bad input -> invalid."""
+    """Parse the LAST ``DECISION: (p1, ..., pn)`` outside ``<think>...</think>`` (CT Open's official
+    evaluation also reads the last one), and the ``REASON: ...`` after it. Never raises; bad input -> invalid."""
     if not isinstance(text, str):
         return ParsedAnswer(False, None, None, "", "not text")
-    reason_m = re.search(r"REASON\s*:\s*(.*)", text, re.IGNORECASE | re.DOTALL)
+    text = strip_thinking(text)
+    matches = list(_DECISION_RE.finditer(text))
+    m = matches[-1] if matches else None
+    reason_m = (_REASON_RE.search(text, m.end()) if m else None) or _REASON_RE.search(text)
     reason = reason_m.group(1).strip() if reason_m else ""
-    m = _DECISION_RE.search(text)
     if not m:
         return ParsedAnswer(False, None, None, reason, "no DECISION tuple")
+    if _PLACEHOLDER_RE.search(m.group(1)):
+        return ParsedAnswer(False, None, None, reason, "placeholder scores")
     raw = _NUMBER_RE.findall(m.group(1))
     if len(raw) != n_options:
         return ParsedAnswer(False, None, None, reason, f"expected {n_options} scores, got {len(raw)}")

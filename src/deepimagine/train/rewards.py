@@ -4,7 +4,8 @@ Each reward is ``fn(completions, **kwargs) -> list[float]``. TRL's ``GRPOTrainer
 dataset columns as keyword lists aligned with ``completions`` (here ``answer_index`` and
 ``options``), plus extras (``prompts``, ``trainer_state`` ...) that a reward may ignore.
 A completion is either a string or, for conversational prompts, a list of messages.
-Parsing never raises: an unparseable answer scores 0.
+Parsing never raises: an unparseable answer scores 0. Every reward reads the answer outside
+``<think>...</think>`` (``questions.parse_decision``), so a template echoed while thinking earns nothing.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import math
 import re
 from typing import Any, Callable, Sequence
 
-from ..questions import parse_decision
+from ..questions import parse_decision, strip_thinking
 
 RewardFn = Callable[..., list[float]]
 
@@ -82,7 +83,8 @@ def format(completions: Sequence[Any], options: Sequence[Any], **_: Any) -> list
     out = []
     for i, c in enumerate(completions):
         text = completion_text(c)
-        ok = parse_decision(text, _n_options(options, i)).valid and _DECISION_THEN_REASON.search(text) is not None
+        ok = (parse_decision(text, _n_options(options, i)).valid
+              and _DECISION_THEN_REASON.search(strip_thinking(text)) is not None)
         out.append(1.0 if ok else 0.0)
     return out
 
