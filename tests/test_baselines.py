@@ -51,7 +51,8 @@ def test_train_predict_reload(tmp_path):
     assert set(summary["models"]) == {"logistic", "random_forest", "lightgbm"}
     feats = json.loads((tmp_path / "features.json").read_text())
     assert feats["n_features"] == len(feats["feature_names"]) == summary["n_features"]
-    assert (tmp_path / "lightgbm_3.txt").exists() and (tmp_path / "logistic.joblib").exists()
+    assert (tmp_path / "lightgbm_3.txt").exists() and (tmp_path / "logistic.json").exists()
+    assert not list(tmp_path.glob("*.joblib"))
     for name in ("logistic", "random_forest", "lightgbm"):
         model = load_baseline(name, tmp_path)
         probs = model.predict_proba(test)

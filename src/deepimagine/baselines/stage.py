@@ -1,6 +1,6 @@
 """``deepimagine baselines``: fit logistic regression, random forest and LightGBM on data/pairs/train.jsonl.
 
-Writes ``models/baselines/``: the encoder and fitted models (see ``models.py``), ``features.json``
+Writes ``models/baselines/``: the encoder and fitted models as JSON / LightGBM text, never pickle (see ``models.py``), ``features.json``
 (feature names and encoder settings), ``summary.json`` (training counts, fit times, train / benchmark
 accuracy) and ``predictions/<benchmark>/<name>.jsonl`` (a probability per option for every benchmark
 question: the internal test split and CT Open when ``data/pairs/ct_open.jsonl`` exists).
