@@ -19,6 +19,7 @@ from pathlib import Path
 
 
 def run_size(n: int, workdir: Path, seed: int, threads: int) -> dict:
+    from deepimagine import io
     from deepimagine import params as params_mod
     from deepimagine.pairs import stage
     from deepimagine.registry.simulate import simulate_to_files
@@ -42,7 +43,7 @@ def run_size(n: int, workdir: Path, seed: int, threads: int) -> dict:
     t_pairs = time.perf_counter() - t0
     return {"n_studies": n, "simulate_s": round(t_sim, 1), "tables_s": round(t_tables, 1), "pairs_s": round(t_pairs, 1),
             "questions": report["counts"]["total"], "by_source": report["counts"]["by_source"],
-            "phases_s": report["timings_s"], "trials_embedded": report["retrieval"].get("trials_embedded")}
+            "phases_s": io.read_json(d / "timings" / "pairs.json")["timings_s"], "trials_embedded": report["retrieval"].get("trials_embedded")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,8 @@ PAIRS_DIR = Path("data/pairs")
 TRACES_DIR = Path("data/traces")
 MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
+# wall-clock seconds per stage: git-ignored and no DVC out, so that repros leave tracked metrics identical
+TIMINGS_DIR = METRICS_DIR / "timings"
 
 
 def _open(path: Path, mode: str):
