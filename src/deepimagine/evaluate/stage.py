@@ -11,6 +11,7 @@ dvc.yaml's declared paths):
   metrics/eval.json                                   headline numbers ({benchmark: {predictor: {...}}})
   metrics/predictions/<benchmark>/<predictor>.json    all metrics, CIs, calibration, confusion, breakdowns
   metrics/predictions/<benchmark>/<predictor>.jsonl   predictions (id, probs, valid, text)
+  metrics/predictions/<benchmark>/<predictor>.answers.{pkl,json}  CT Open answers in its official form (export.py)
   metrics/plots/...                                   see plots.py
   metrics/report.md                                   predictor x category table (also printed)
   metrics/mechanism.json                              mechanism recovery on simulated dose questions
@@ -30,6 +31,7 @@ from typing import Optional
 from .. import io
 from ..baselines.stage import benchmark_files, read_questions
 from ..questions import Question
+from .export import export_answers
 from .mechanism import mechanism_recovery
 from .metrics import paired_difference, score
 from .plots import safe_name, write_plots
@@ -170,6 +172,7 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
                 stem = metrics_dir / "predictions" / name / safe_name(pred)
                 io.write_json(stem.with_suffix(".json"), res | {"predictor": pred, "benchmark": name})
                 io.write_jsonl(stem.with_suffix(".jsonl"), [p.to_row() for p in predictions[pred]])
+            export_answers(qs, predictions, metrics_dir / "predictions" / name)  # CT Open's official answer form
             write_plots(name, results, metrics_dir / "plots")
     io.write_json(metrics_dir / "eval.json", headline(all_results))
     io.write_json(metrics_dir / "mechanism.json", mechanism)
