@@ -114,3 +114,123 @@ def test_likelihood_scores_match_a_manual_forward_pass(model_dir):
     # the answer built from the scores is a valid DECISION whose argmax is the most likely option
     parsed = parse_decision(likelihood_answer(scores[0]), len(cands[0]))
     assert parsed.valid and parsed.choice == max(range(len(cands[0])), key=scores[0].__getitem__)
+
+
+# ---------------------------------------------------------------- one engine, several adapters
+
+def _adapter(model_dir, out, seed):
+    """A LoRA adapter with random (non-zero) B weights: its outputs differ from the base's."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=16, target_modules="all-linear",
+                                                  init_lora_weights=False))
+    peft_model.save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def two_adapters(model_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("adapters")
+    return {"a": _adapter(model_dir, root / "a", 1), "b": _adapter(model_dir, root / "b", 2)}
+
+
+def _flat(rows):
+    return [x for row in rows for x in row]
+
+
+def _close(x, y, tol=1e-4):
+    return len(x) == len(y) and _flat(x) == pytest.approx(_flat(y), abs=tol)
+
+
+def test_one_generator_serves_base_and_every_adapter(model_dir, two_adapters):
+    from deepimagine.evaluate.llm import decision_candidates
+
+    qs = toy.toy_questions(3, seed=6)
+    msgs, cands = [render_messages(q) for q in qs], [decision_candidates(len(q.options)) for q in qs]
+    multi = generate.Generator(model_dir, adapters=two_adapters, backend="transformers", batch_size=2)
+    scores = {name: multi.score_options(msgs, cands, adapter=name) for name in ("a", "b", "base")}
+    scores["none"] = multi.score_options(msgs, cands)            # no default adapter: the base
+    texts = {name: multi.generate(msgs, max_new_tokens=8, adapter=name) for name in ("a", "b", "base")}
+    assert scores["none"] == scores["base"]
+    flat = {k: _flat(v) for k, v in scores.items()}
+    for x, y in (("a", "b"), ("a", "base"), ("b", "base")):
+        assert max(abs(u - v) for u, v in zip(flat[x], flat[y])) > 1e-3, (x, y)
+    # each equals a generator holding only that adapter (or none), whatever was active before
+    for name, path in two_adapters.items():
+        single = generate.Generator(model_dir, adapters={name: path}, backend="transformers", batch_size=2)
+        assert _close(single.score_options(msgs, cands, adapter=name), scores[name])
+        assert single.generate(msgs, max_new_tokens=8, adapter=name) == texts[name]
+        old = generate.Generator(model_dir, path, backend="transformers", batch_size=2)   # the old single-adapter form
+        assert _close(old.score_options(msgs, cands), scores[name])
+        assert _close(old.score_options(msgs, cands, adapter="base"), scores["base"])
+    plain = generate.Generator(model_dir, backend="transformers", batch_size=2)
+    assert _close(plain.score_options(msgs, cands), scores["base"])
+    assert plain.generate(msgs, max_new_tokens=8) == texts["base"]
+    assert _close(multi.score_options(msgs, cands, adapter="a"), scores["a"], 1e-5)  # switching back
+    with pytest.raises(KeyError, match="unknown adapter 'c'"):
+        multi.score_options(msgs, cands, adapter="c")
+
+
+def test_adapter_arguments_and_vllm_rank_buckets(model_dir, tmp_path):
+    assert generate.normalize_adapters("x/y") == {"default": "x/y"}
+    assert generate.normalize_adapters(None, adapter_path="x/y") == {"default": "x/y"}
+    assert generate.normalize_adapters(None) == {}
+    with pytest.raises(ValueError, match="reserved"):
+        generate.normalize_adapters({"base": "x"})
+    with pytest.raises(ValueError, match="not both"):
+        generate.normalize_adapters({"a": "x"}, adapter_path="y")
+    with pytest.raises(FileNotFoundError, match="adapter 'b'"):
+        generate.Generator(model_dir, adapters={"b": str(tmp_path)}, backend="transformers")
+    assert [generate.lora_rank_bucket(r) for r in (1, 4, 16, 17, 64, 300)] == [1, 8, 16, 32, 64, 320]
+    with pytest.raises(ValueError):
+        generate.lora_rank_bucket(1024)
+
+
+# ---------------------------------------------------------------- thinking and budgets
+
+THINKING_TEMPLATE = (  # Qwen3.5's generation prompt: an open <think>, or an empty closed block without thinking
+    "{%- for m in messages %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}"
+    "{%- else %}{{- '<think>\\n' }}{%- endif %}{%- endif %}")
+
+
+def test_enable_thinking_reaches_generation_but_not_likelihood_scoring(model_dir):
+    from deepimagine.evaluate.llm import decision_candidates
+
+    q = toy.toy_questions(1, seed=7)[0]
+    msgs, cands = [render_messages(q)], [decision_candidates(len(q.options))]
+    on = generate.Generator(model_dir, backend="transformers", enable_thinking=True)
+    off = generate.Generator(model_dir, backend="transformers")
+    for g in (on, off):
+        g.tokenizer.chat_template = THINKING_TEMPLATE
+    assert on.render(msgs[0]).endswith("assistant\n<think>\n")
+    assert off.render(msgs[0]).endswith("<think>\n\n</think>\n\n")
+    # scoring puts the candidate where a non-thinking answer starts, thinking on or off
+    expected = on.backend.score([off.render(msgs[0])], cands)
+    assert _close(on.score_options(msgs, cands), expected, 1e-5)
+    inside = on.backend.score([on.render(msgs[0])], cands)
+    assert max(abs(a - b) for a, b in zip(inside[0], expected[0])) > 1e-3
+
+
+def test_truncations_are_counted(model_dir):
+    g = generate.Generator(model_dir, backend="transformers")
+    msgs = [render_messages(q) for q in toy.toy_questions(4, seed=8)]
+    outs = g.generate(msgs, max_new_tokens=2)
+    assert g.counts["generated"] == 4
+    # two tokens cannot hold a DECISION tuple: every completion that did not stop is a truncation
+    assert g.counts["truncated"] == g.counts["hit_limit"] == sum(len(o[0]) > 0 for o in outs) > 0
+    before = dict(g.counts)
+    # a DECISION inside unfinished thinking is a truncation; one after </think> is not; a stopped one is not
+    g.count([[("<think>DECISION: (0.5, 0.5)", True), ("</think>DECISION: (0.5, 0.5)", True), ("x", False)]], 8)
+    assert {k: g.counts[k] - before[k] for k in before} == {"generated": 3, "hit_limit": 2, "truncated": 1}
+
+
+def test_decision_only_ignores_decisions_inside_thinking():
+    text = "<think>DECISION: (0.1, 0.9) maybe</think>\nDECISION: (0.7, 0.3)\nREASON: r"
+    assert generate.truncate_at_stop(text, None, True) == text[:text.index("\nREASON")]
+    assert generate.truncate_at_stop("<think>DECISION: (0.1, 0.9)", None, True) == "<think>DECISION: (0.1, 0.9)"
+    assert not generate.decision_done("<think>DECISION: (0.1, 0.9)") and generate.decision_done(text)

@@ -68,6 +68,12 @@ class PairsParams:
     comparative_wording: Literal["polarity_free", "improvement"] = "polarity_free"
 
 
+def _positive(section: str, **values: float) -> None:
+    for key, value in values.items():
+        if value <= 0:
+            raise ParamsError(f"{section}.{key}: must be > 0, got {value}")
+
+
 @dataclass
 class TracesParams:
     teacher: Literal["template", "openai", "vllm"] = "template"
@@ -77,12 +83,22 @@ class TracesParams:
     max_traces: int = 4000
     template_margin_direction: float = 0.05
     template_margin_significance: float = 0.2
+    max_tokens: int = 256                 # openai / vllm teachers: completion budget (thinking included)
+    concurrency: int = 8                  # openai teacher: requests in flight
+    max_retries: int = 6                  # openai teacher: retries on 429 / 5xx / timeouts (backoff + jitter)
+    timeout_s: float = 300.0              # openai teacher: per request
+    openai_chat_template_kwargs: bool = True   # send chat_template_kwargs (vLLM/SGLang servers); false for APIs that reject unknown fields
+
+    def __post_init__(self) -> None:
+        _positive("traces", max_tokens=self.max_tokens, concurrency=self.concurrency, timeout_s=self.timeout_s)
+        if self.max_retries < 0:
+            raise ParamsError(f"traces.max_retries: must be >= 0, got {self.max_retries}")
 
 
 @dataclass
 class ModelParams:
     base: str = "tiny"
-    backend: Literal["auto", "vllm", "transformers"] = "auto"
+    backend: Literal["auto", "vllm", "transformers", "openai"] = "auto"
     dtype: str = "auto"
     tiny_hidden_size: int = 128
     tiny_layers: int = 4
@@ -97,6 +113,14 @@ class ModelParams:
     decision: Literal["generate", "likelihood"] = "generate"
     max_new_tokens: int = 48
     temperature: float = 0.0
+    enable_thinking: bool = False         # chat templates' enable_thinking (Qwen3/3.5): evaluation, teachers, GRPO
+    openai_base_url: str = "http://127.0.0.1:8000/v1"   # backend openai: any OpenAI-compatible server (key: $OPENAI_API_KEY)
+    openai_model: Optional[str] = None    # backend openai: the served model name (required there)
+    openai_concurrency: int = 8           # backend openai: requests in flight
+    openai_chat_template_kwargs: bool = True   # backend openai: send chat_template_kwargs (false for APIs that reject it)
+
+    def __post_init__(self) -> None:
+        _positive("model", max_new_tokens=self.max_new_tokens, openai_concurrency=self.openai_concurrency)
 
 
 @dataclass
