@@ -1,15 +1,19 @@
-"""CT Open import: every question kept with its options and answer exactly; malformed items counted."""
+"""CT Open import: CT Open's own pickle (restricted unpickler) and JSON Lines give the same questions,
+every question kept with its options, answer and official key exactly; malformed items counted."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
 
-from deepimagine.pairs.ct_open import import_ct_open
+from deepimagine.pairs.ct_open import CTOpenPickleError, import_ct_open, load_restricted_pickle, official_category
 from deepimagine.questions import Question, render_prompt
 
-CT_OPEN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ct_open" / "winter_2025.jsonl"
+SHARED_CT_OPEN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ct_open"
+CT_OPEN = SHARED_CT_OPEN / "winter_2025.jsonl"
+WINTER_PICKLE = SHARED_CT_OPEN / "Winter_2025.pickle"
 
 
 @pytest.mark.skipif(not CT_OPEN.exists(), reason="../shared CT Open file not available")
@@ -37,9 +41,106 @@ def test_import_all_questions_preserved():
     assert q.context["outcome"]["time_frame"] == "39 weeks"
     assert q.meta["meta_label"] == "single_arm" and q.meta["list_of_tuples"] == [["Telitacicept", "MET", "Placebo"]]
     assert (q.from_value, q.to_value) == ("Placebo", "Telitacicept")
+    assert (q.meta["nct_id"], q.meta["question_index"]) == ("NCT05799287", 0)
+    assert q.meta["endpoint_key"].startswith("{'measure': 'Change from baseline in urine protein")
     prompt = render_prompt(q)
     assert "Telitacicept" in prompt and "Change:" not in prompt and q.options[0] in prompt
     assert Question.from_row(q.to_row()) == q
+
+
+@pytest.mark.skipif(not (WINTER_PICKLE.exists() and CT_OPEN.exists()), reason="../shared CT Open files not available")
+def test_pickle_as_shipped_imports_to_the_same_questions_as_jsonl():
+    from_pickle, counts = import_ct_open(WINTER_PICKLE)
+    from_jsonl, _ = import_ct_open(CT_OPEN)
+    assert counts == {"items": 561, "questions": 605}
+    assert [q.to_row() for q in from_pickle] == [q.to_row() for q in from_jsonl]
+    # the official key of every question points back at CT Open's item and its question
+    data = load_restricted_pickle(WINTER_PICKLE)
+    for q in from_pickle:
+        item = data[(q.meta["nct_id"], q.meta["endpoint_key"])]
+        assert item["question_list_of_lists"][q.meta["question_index"]] == q.options
+        assert item["answer_list_of_lists"][q.meta["question_index"]] == q.options[q.answer_index]
+        assert q.category == official_category(len(q.options), item["meta_label"])
+    # the published evidence reaches no question field
+    evidence = {str(u) for item in data.values() for u in (item.get("reported_results") or {})}
+    evidence |= {v for item in data.values() for v in (item.get("reported_results") or {}).values()
+                 if isinstance(v, str) and len(v) > 40}
+    assert len(evidence) > 100
+    for q in from_pickle:
+        row = json.dumps(q.to_row(), ensure_ascii=False)
+        assert "reported_results" not in row and "question_idx2result_idx_list" not in row
+        assert not any(e in row for e in evidence)
+
+
+class _Planted:
+    """Unpickling this would call os.system (the classic pickle payload)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_pickle_with_a_global_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    payload = {("NCT1", "{'measure': 'm'}"): {"meta_label": "single_arm", "arms": [_Planted(marker)],
+                                             "question_list_of_lists": [["a", "b"]], "answer_list_of_lists": ["a"]}}
+    path = tmp_path / "Evil.pickle"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(CTOpenPickleError, match=r"Evil\.pickle: refused global (posix|nt|os)\.system"):
+        import_ct_open(path)
+    assert not marker.exists()
+    # a protocol-0 pickle of a set needs the global builtins.set: refused too, by name
+    legacy = tmp_path / "legacy.pkl"
+    legacy.write_bytes(pickle.dumps({1, 2}, protocol=0))
+    with pytest.raises(CTOpenPickleError, match=r"refused global __builtin__\.set"):
+        load_restricted_pickle(legacy)
+
+
+def test_pickle_items_read_with_the_official_rule(tmp_path):
+    ep = "{'measure': 'Pain', 'description': 'VAS', 'timeFrame': '12 weeks', 'outcome_type': 'primaryOutcomes'}"
+    data = {
+        ("NCT1", ep): {"brief_title": "t", "meta_label": "no_arm", "arms": [{"label": "A"}], "list_of_tuples": [],
+                       "listed_arms": None, "reported_results": {"http://x": "secret result"},
+                       "question_list_of_lists": [["met", "not met"], ["x", "y", "z"]],
+                       "answer_list_of_lists": ["not met", "z"]},
+        ("NCT2", "not a dict literal"): {"meta_label": "distinguishable_arm", "arms": [],
+                                         "question_list_of_lists": [["better", "worse", "same"], ["a", "b"]],
+                                         "answer_list_of_lists": ["same", "c"]},
+        ("NCT3",): {"meta_label": "single_arm"},
+        ("NCT4", ep): "not a dict",
+    }
+    path = tmp_path / "Mini_2025.pickle"
+    path.write_bytes(pickle.dumps(data, protocol=5))
+    questions, counts = import_ct_open(path)
+    assert [(q.id, q.category, q.answer_index) for q in questions] == [
+        ("ctopen-NCT1-L1-Q0", "endpoint", 1), ("ctopen-NCT2-L2-Q0", "comparative_effect", 2)]
+    assert counts == {"items": 2, "questions": 2, "item_bad_key": 1, "item_not_a_dict": 1,
+                      "item_endpoint_not_a_dict": 1, "question_unknown_category": 1,  # 3-way implicit
+                      "question_bad_answer_index": 1}                                  # answer not an option
+    q = questions[0]
+    assert q.context["outcome"] == {"measure": "Pain", "description": "VAS", "time_frame": "12 weeks",
+                                    "outcome_type": "primaryOutcomes"}
+    assert (q.meta["nct_id"], q.meta["endpoint_key"], q.meta["question_index"]) == ("NCT1", ep, 0)
+    assert "secret" not in json.dumps(q.to_row())
+    assert questions[1].meta["endpoint_key"] == "not a dict literal"
+    assert questions[1].context["outcome"]["measure"] == "not a dict literal"
+
+
+def test_official_category_rule():
+    assert official_category(2, "no_arm") == official_category(2, "no_distinguishable_arm") == "endpoint"
+    assert official_category(2, "single_arm") == official_category(2, "distinguishable_arm") == "superiority"
+    assert official_category(3, "single_arm") == "comparative_effect"
+    assert official_category(3, "no_arm") is None and official_category(2, "other") is None
+
+
+def test_unknown_suffix_is_a_clear_error(tmp_path):
+    path = tmp_path / "ct.csv"
+    path.write_text("x")
+    with pytest.raises(ValueError, match="ct_open_path.*pickle"):
+        import_ct_open(path)
 
 
 def test_malformed_items_counted(tmp_path):
@@ -61,7 +162,8 @@ def test_malformed_items_counted(tmp_path):
     assert [q.id for q in questions] == ["ctopen-NCT1-L1-Q0", "ctopen-NCT3-L7-Q0"]
     assert counts == {"items": 4, "questions": 2, "line_not_json": 1, "line_not_an_object": 1,
                       "item_missing_nct_id": 1, "item_without_questions": 1, "question_unknown_category": 1,
-                      "question_bad_answer_index": 2, "question_bad_options": 1, "question_not_an_object": 1}
+                      "question_bad_answer_index": 2, "question_bad_options": 1, "question_not_an_object": 1,
+                      "question_without_official_key": 2}   # no endpoint_key: not exportable
     assert questions[1].answer_index == 2 and questions[1].context["trial"]["arms"] == []
 
 

@@ -37,19 +37,25 @@ def test_superiority_hand_values():
     assert s["acc"] == pytest.approx(0.5)
 
 
-def test_comparative_and_collapsed():
+def test_comparative_collapsed_as_ct_open():
     r = _score()
     c = r["categories"]["comparative_effect"]
-    assert c["bacc"] == pytest.approx(2 / 3)            # recalls 1, 0, 1
-    assert c["f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
-    col = r["categories"][M.COLLAPSED]
-    # gold collapsed: sig, none, sig ; predicted (argmax collapsed): sig, none, none
-    assert col["bacc"] == pytest.approx((0.5 + 1.0) / 2)
-    assert col["ce"] == pytest.approx(-(math.log(0.8) + 2 * math.log(0.5)) / 3)
-    # overall = mean over the real categories (the collapsed view is excluded)
-    assert r["overall_bacc"] == pytest.approx((0.5 + 2 / 3) / 2)
+    # predictions 0, 2, 2 for gold 0, 2, 1 -> collapsed gold: sig, none, sig ; collapsed predicted: sig, none, none
+    assert c["bacc"] == pytest.approx((0.5 + 1.0) / 2)
+    assert c["f1"] == pytest.approx((2 / 3 + 2 / 3) / 2)   # sig: tp 1 fn 1 ; none: tp 1 fp 1
+    assert c["ce"] == pytest.approx(-(math.log(0.5) + math.log(0.5) + math.log(0.3)) / 3)  # 3-way CE
+    t = r["categories"][M.THREE_WAY]
+    assert t["bacc"] == pytest.approx(2 / 3)            # recalls 1, 0, 1
+    assert t["f1"] == pytest.approx((1 + 0 + 2 / 3) / 3)
+    # overall = mean over the categories with the collapsed figures (the 3-way view is excluded)
+    assert r["overall_bacc"] == pytest.approx((0.5 + 0.75) / 2)
     assert r["overall_ce"] == pytest.approx((r["categories"]["superiority"]["ce"] + c["ce"]) / 2)
     assert r["invalid_rate"] == pytest.approx(1 / 7) and r["n_valid"] == 6
+
+
+def test_a_category_with_two_option_counts_is_refused():
+    with pytest.raises(ValueError, match="mixes option counts"):
+        M.score([[0.5, 0.5], [0.2, 0.3, 0.5]], [True, True], [0, 2], ["superiority"] * 2, [2, 3])
 
 
 def test_ece_hand_values():
@@ -62,8 +68,8 @@ def test_ece_hand_values():
 def test_unparseable_answer_is_uniform_and_wrong():
     P, pred, ok = M.prepare([None, [2, 2, 0], [1, 0]], [False, True, True], [3, 3, 2])
     np.testing.assert_allclose(P[0], [1 / 3] * 3)
-    np.testing.assert_allclose(P[1], [0.5, 0.5, 0])       # renormalised
-    np.testing.assert_allclose(P[2], [1, 0, 0])            # zero-padded past its options
+    np.testing.assert_allclose(P[1], [0.5, 0.5, 1e-12], atol=1e-15)  # renormalised, zero clipped at 1e-12
+    np.testing.assert_allclose(P[2], [1, 1e-12, 0], atol=1e-15)       # zero-padded past its options
     assert pred.tolist() == [-1, 0, 0] and ok.tolist() == [False, True, True]
     # a wrong-length or negative vector marked valid is still invalid
     _, pred2, ok2 = M.prepare([[0.5, 0.5], [-1, 2]], [True, True], [3, 2])
@@ -91,7 +97,8 @@ def test_bootstrap_ci_and_breakdowns():
     assert r1["ci"] == r2["ci"]                                     # seeded
     lo, hi = r1["ci"]["overall_ce"]
     assert lo <= r1["overall_ce"] <= hi and hi > lo
-    assert set(r1["ci"]) >= {"overall_bacc", "overall_f1", "superiority.bacc", f"{M.COLLAPSED}.ce"}
+    assert set(r1["ci"]) >= {"overall_bacc", "overall_f1", "superiority.bacc", f"{M.THREE_WAY}.ce",
+                             "comparative_effect.f1"}
     assert r1["by_kind"]["dose"]["n"] == 3 and r1["by_kind"]["arm"]["n"] == 4
     # dose items: sup q0 right, sup q1 wrong, ce q0 right
     assert r1["by_factor"]["dose"]["acc"] == pytest.approx(2 / 3)
@@ -117,9 +124,10 @@ def test_paired_difference_identical_and_opposite():
     same = M.paired_difference(probs, valid, probs, valid, gold, cats, k, bootstrap=200, seed=1)
     for m in ("bacc", "f1", "ce"):
         assert same[m]["diff"] == 0 and same[m]["ci"] == [0, 0] and same[m]["p_a_better"] == 0
-    # A always right (one-hot on gold), B always wrong: BAcc 1 - 0 in every category and resample
+    # A always right (one-hot on gold), B always wrong, collapsed too: BAcc 1 - 0 in every category and resample
     right = [[1.0 if j == g else 0.0 for j in range(n)] for g, n in zip(gold, k)]
-    wrong = [[0.0 if j == g else 1.0 for j in range(n)] for g, n in zip(gold, k)]
+    miss = [1 - g if n == 2 else (2 if g < 2 else 0) for g, n in zip(gold, k)]
+    wrong = [[1.0 if j == w else 0.0 for j in range(n)] for w, n in zip(miss, k)]
     d = M.paired_difference(right, [True] * 7, wrong, [True] * 7, gold, cats, k, bootstrap=200, seed=1)
     assert d["bacc"]["diff"] == pytest.approx(1.0) and d["bacc"]["ci"] == [pytest.approx(1.0)] * 2
     assert d["bacc"]["p_a_better"] == 1.0 and d["ce"]["diff"] < 0 and d["ce"]["p_a_better"] == 1.0

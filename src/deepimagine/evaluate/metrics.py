@@ -1,30 +1,37 @@
-"""CT Open-compatible scoring, plus calibration and bootstrap intervals. Pure functions on arrays.
+"""CT Open's official scoring, plus the project's extra figures. Pure functions on arrays.
 
 Conventions (see docs/evaluation.md):
 - ``probs``: one probability vector per question (its options in order) or ``None`` for an invalid
   (unparseable) answer; ``valid`` flags; ``gold``: the index of the true option; ``categories``.
+- As CT Open's ``evaluations/evaluation.py``: scores are normalised to sum 1, clipped at ``EPS``
+  (1e-12) and renormalised; the prediction is the argmax (first on ties).
 - An invalid answer is counted in ``invalid_rate``, scored as a uniform distribution over the
   question's options for cross-entropy / Brier / calibration, and as a wrong prediction for
   accuracy / balanced accuracy / macro-F1 (predicted label -1: a false negative of the true class,
-  a false positive of no class).
-- Per category (CT Open's official definitions): class-balanced accuracy (mean recall over the
-  classes present in the gold labels), macro-F1 (mean F1 over the labels present in the gold labels
-  or the valid predictions), cross-entropy of the probability given to the true option (clipped at
-  ``EPS``). ``overall_*`` = the unweighted mean over the categories present.
-- 3-option comparative_effect is also scored collapsed: options 0/1 -> "significant difference",
-  2 -> "none". The predicted collapsed label is the collapse of the predicted option (argmax); the
-  collapsed probability of "significant" is p0 + p1. Reported as ``comparative_effect_collapsed``,
-  kept out of the overall mean.
+  a false positive of no class). (CT Open's script has no rule: it raises on an unparseable answer.)
+- Per category: class-balanced accuracy (mean recall over the classes present in the gold labels),
+  macro-F1 (mean F1 over the labels present in the gold labels or the valid predictions; F1 0 where
+  tp = 0), cross-entropy of the probability given to the true option.
+- The 3-option ``comparative_effect`` category (CT Open's 3-way explicit) is scored as CT Open
+  scores it: balanced accuracy, macro-F1 and accuracy on the collapsed labels (options 0/1 ->
+  "significant difference", 2 -> "no difference"; the predicted label is the collapse of the 3-way
+  argmax), cross-entropy and Brier on the 3 options. Its uncollapsed 3-way figures are kept as
+  ``comparative_effect_3way``, outside the overall.
+- ``direction`` (project-only, 3 options higher / lower / none, not a CT Open category) is scored 3-way.
+- ``overall_*`` = the unweighted mean over the headline categories present (CT Open: the mean of its
+  three categories; the internal benchmark also averages in ``direction``).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
-EPS = 1e-6
+EPS = 1e-12
 HEADLINE = ("bacc", "f1", "ce")
-COLLAPSED = "comparative_effect_collapsed"
+COLLAPSED_CATEGORY = "comparative_effect"      # scored on collapsed labels when it has 3 options
+THREE_WAY = "comparative_effect_3way"          # its uncollapsed figures (an extra, not in the overall)
+EXTRA = (THREE_WAY,)
 
 
 # ---------------------------------------------------------------- inputs
@@ -32,8 +39,9 @@ COLLAPSED = "comparative_effect_collapsed"
 
 def prepare(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool],
             n_options: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """-> (P, pred, is_valid): P is (n, max_k), rows renormalised, uniform over the question's options
-    when invalid, zero-padded past them; pred is the argmax (first on ties), -1 when invalid."""
+    """-> (P, pred, is_valid): P is (n, max_k), rows normalised, clipped at EPS and renormalised (as CT
+    Open), uniform over the question's options when invalid, zero-padded past them; pred is the argmax
+    (first on ties), -1 when invalid."""
     n = len(n_options)
     k_max = max(n_options) if n else 1
     P = np.zeros((n, k_max), dtype=float)
@@ -48,8 +56,9 @@ def prepare(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool],
         if arr is None:
             P[i, :k] = 1.0 / k
         else:
+            arr = np.clip(arr / arr.sum(), EPS, 1.0)
             P[i, :k] = arr / arr.sum()
-            pred[i] = int(np.argmax(arr))
+            pred[i] = int(np.argmax(P[i, :k]))
             ok[i] = True
     return P, pred, ok
 
@@ -82,24 +91,58 @@ def _bacc_f1(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _item_losses(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-question cross-entropy (clipped) and multi-class Brier score."""
+    """Per-question cross-entropy (clipped at EPS) and multi-class Brier score."""
     p_true = np.clip(P[np.arange(len(y)), y], EPS, 1.0)
     onehot = np.zeros_like(P)
     onehot[np.arange(len(y)), y] = 1.0
     return -np.log(p_true), ((P - onehot) ** 2).sum(axis=1)
 
 
-def _category_batch(y, pred, ce_items, brier_items, k, idx) -> dict[str, np.ndarray]:
-    """Metrics of one category for each row of resample indices ``idx`` (B, n)."""
-    C = _confusion(y[idx], pred[idx], k)
-    bacc, f1 = _bacc_f1(C)
-    return {
-        "bacc": bacc,
-        "f1": f1,
-        "ce": ce_items[idx].mean(axis=1),
-        "brier": brier_items[idx].mean(axis=1),
-        "acc": (pred[idx] == y[idx]).mean(axis=1),
-    }
+class Stratum(NamedTuple):
+    """One scored category: the labels its accuracy-type metrics use (y, pred over k classes) and its
+    per-question losses (always over the question's own options)."""
+    y: np.ndarray
+    pred: np.ndarray
+    k: int
+    ce: np.ndarray
+    brier: np.ndarray
+
+
+def _category_batch(s: Stratum, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics of one stratum for each row of resample indices ``idx`` (B, n)."""
+    bacc, f1 = _bacc_f1(_confusion(s.y[idx], s.pred[idx], s.k))
+    return {"bacc": bacc, "f1": f1, "ce": s.ce[idx].mean(axis=1), "brier": s.brier[idx].mean(axis=1),
+            "acc": (s.pred[idx] == s.y[idx]).mean(axis=1)}
+
+
+def collapse_labels(labels: np.ndarray) -> np.ndarray:
+    """3-option comparative effect labels -> 0 = significant difference (options 0/1), 1 = none; -1 stays."""
+    labels = np.asarray(labels)
+    return np.where(labels < 0, -1, (labels == 2).astype(int))
+
+
+def strata(pred: np.ndarray, y: np.ndarray, cats: np.ndarray, n_options: np.ndarray, ce_items: np.ndarray,
+           brier_items: np.ndarray) -> dict[str, Stratum]:
+    """{category: Stratum} by the official rule, plus ``comparative_effect_3way`` where it applies.
+    A category must have one option count (CT Open's category is (number of options, arm group))."""
+    out: dict[str, Stratum] = {}
+    for c in sorted(set(cats)):
+        m = np.flatnonzero(cats == c)
+        ks = set(n_options[m].tolist())
+        if len(ks) != 1:
+            raise ValueError(f"category {c!r} mixes option counts {sorted(ks)}: one category, one option count")
+        k = ks.pop()
+        if c == COLLAPSED_CATEGORY and k == 3:
+            out[c] = Stratum(collapse_labels(y[m]), collapse_labels(pred[m]), 2, ce_items[m], brier_items[m])
+            out[THREE_WAY] = Stratum(y[m], pred[m], 3, ce_items[m], brier_items[m])
+        else:
+            out[c] = Stratum(y[m], pred[m], k, ce_items[m], brier_items[m])
+    return out
+
+
+def headline_categories(names) -> list[str]:
+    """The categories the overall averages (extras such as comparative_effect_3way excluded)."""
+    return [c for c in names if c not in EXTRA]
 
 
 # ---------------------------------------------------------------- simple metrics (single sample)
@@ -148,13 +191,6 @@ def expected_calibration_error(confidence, correct, n_bins: int) -> float:
                      for b in calibration_bins(confidence, correct, n_bins) if b["count"]))
 
 
-def collapse_comparative(P: np.ndarray, pred: np.ndarray, y: np.ndarray):
-    """3-option comparative effect -> (P2, pred2, y2): 0 = significant difference (options 0/1), 1 = none."""
-    P2 = np.stack([P[:, 0] + P[:, 1], P[:, 2]], axis=1)
-    pred2 = np.where(pred < 0, -1, (pred == 2).astype(int))
-    return P2, pred2, (y == 2).astype(int)
-
-
 # ---------------------------------------------------------------- full scoring
 
 
@@ -165,16 +201,24 @@ def _ci(values: np.ndarray) -> list[float]:
     return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
 
 
-def _group_table(keys: Sequence[str], P, pred, ok, y, cats, ce_items, brier_items) -> dict:
-    """Breakdown by an item attribute (kind, factor): n, accuracy, mean per-category bacc, CE, Brier, invalid."""
+def _inputs(probs, valid, gold, categories, n_options):
+    P, pred, ok = prepare(probs, valid, n_options)
+    y = np.asarray(gold, dtype=int)
+    k = np.asarray(n_options, dtype=int)
+    if np.any((y < 0) | (y >= k)):
+        raise ValueError("a gold index is out of its question's option range")
+    return P, pred, ok, y, np.asarray(categories, dtype=object), k
+
+
+def _group_table(keys: Sequence[str], P, pred, ok, y, cats, n_opts, ce_items, brier_items) -> dict:
+    """Breakdown by an item attribute (kind, factor): n, accuracy, mean per-category bacc (official
+    rule), CE, Brier, invalid rate."""
     keys = np.asarray([str(k) for k in keys])
     table = {}
     for key in sorted(set(keys)):
         m = keys == key
-        baccs = []
-        for c in sorted(set(cats[m])):
-            mc = m & (cats == c)
-            baccs.append(balanced_accuracy(y[mc], pred[mc], P.shape[1]))
+        st = strata(pred[m], y[m], cats[m], n_opts[m], ce_items[m], brier_items[m])
+        baccs = [balanced_accuracy(st[c].y, st[c].pred, st[c].k) for c in headline_categories(st)]
         table[key] = {
             "n": int(m.sum()),
             "acc": float((pred[m] == y[m]).mean()),
@@ -201,37 +245,24 @@ def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gol
         raise ValueError("probs, valid, gold, categories and n_options must have the same length")
     if n == 0:
         raise ValueError("no questions to score")
-    P, pred, ok = prepare(probs, valid, n_options)
-    y = np.asarray(gold, dtype=int)
-    if np.any((y < 0) | (y >= np.asarray(n_options))):
-        raise ValueError("a gold index is out of its question's option range")
-    cats = np.asarray(categories, dtype=object)
+    P, pred, ok, y, cats, n_opts = _inputs(probs, valid, gold, categories, n_options)
     ce_items, brier_items = _item_losses(P, y)
-
-    # strata: each category, plus the collapsed comparative effect on its 3-option questions
-    strata: dict[str, tuple] = {}
-    for c in sorted(set(cats)):
-        m = np.flatnonzero(cats == c)
-        k = int(np.max(np.asarray(n_options)[m]))
-        strata[c] = (y[m], pred[m], ce_items[m], brier_items[m], k, P[m, :k])
-    ce3 = np.flatnonzero((cats == "comparative_effect") & (np.asarray(n_options) == 3))
-    if len(ce3):
-        P2, pred2, y2 = collapse_comparative(P[ce3], pred[ce3], y[ce3])
-        ce2, br2 = _item_losses(P2, y2)
-        strata[COLLAPSED] = (y2, pred2, ce2, br2, 2, P2)
+    st = strata(pred, y, cats, n_opts, ce_items, brier_items)
 
     result: dict = {"n": n, "n_valid": int(ok.sum()), "invalid_rate": float(1 - ok.mean()), "categories": {}}
     rng = np.random.default_rng(seed)
     boot: dict[str, dict[str, np.ndarray]] = {}
-    for name, (yc, pc, cec, brc, k, _) in strata.items():
-        full = _category_batch(yc, pc, cec, brc, k, np.arange(len(yc))[None])
+    idx: dict[str, np.ndarray] = {}
+    for name, s in st.items():
+        full = _category_batch(s, np.arange(len(s.y))[None])
         result["categories"][name] = {m: float(v[0]) for m, v in full.items()} | {
-            "n": int(len(yc)), "class_counts": np.bincount(yc, minlength=k).tolist()}
-        if bootstrap > 0:
-            idx = rng.integers(0, len(yc), size=(bootstrap, len(yc)))
-            boot[name] = _category_batch(yc, pc, cec, brc, k, idx)
+            "n": int(len(s.y)), "class_counts": np.bincount(s.y, minlength=s.k).tolist()}
+        if bootstrap > 0:  # the 3-way view reuses its category's resamples (inserted right after it)
+            idx[name] = (idx[COLLAPSED_CATEGORY] if name == THREE_WAY
+                         else rng.integers(0, len(s.y), size=(bootstrap, len(s.y))))
+            boot[name] = _category_batch(s, idx[name])
 
-    main = [c for c in result["categories"] if c != COLLAPSED]
+    main = headline_categories(result["categories"])
     for m in ("bacc", "f1", "ce", "brier"):
         result[f"overall_{m}"] = float(np.mean([result["categories"][c][m] for c in main]))
 
@@ -239,7 +270,7 @@ def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gol
     correct = pred == y
     result["ece"] = expected_calibration_error(conf, correct, ece_bins)
     result["calibration"] = calibration_bins(conf, correct, ece_bins)
-    result["confusion"] = {c: _confusion(s[0][None], s[1][None], s[4])[0].tolist() for c, s in strata.items()}
+    result["confusion"] = {c: _confusion(s.y[None], s.pred[None], s.k)[0].tolist() for c, s in st.items()}
 
     if bootstrap > 0:
         ci = {}
@@ -250,9 +281,9 @@ def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gol
                 ci[f"{c}.{m}"] = _ci(b[m])
         result["ci"] = ci
     if kinds is not None:
-        result["by_kind"] = _group_table(kinds, P, pred, ok, y, cats, ce_items, brier_items)
+        result["by_kind"] = _group_table(kinds, P, pred, ok, y, cats, n_opts, ce_items, brier_items)
     if factors is not None:
-        result["by_factor"] = _group_table(factors, P, pred, ok, y, cats, ce_items, brier_items)
+        result["by_factor"] = _group_table(factors, P, pred, ok, y, cats, n_opts, ce_items, brier_items)
     return result
 
 
@@ -265,8 +296,9 @@ def paired_difference(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Seq
                       bootstrap: int, seed: int = 0) -> dict:
     """Overall metrics of predictor A minus predictor B on the same questions, with a paired bootstrap.
 
-    Both predictors are scored on the *same* resamples (stratified within category), so the interval
-    is that of the difference itself, narrower and more honest than comparing two marginal CIs.
+    The overall is that of ``score`` (the same categories and official rule). Both predictors are
+    scored on the *same* resamples (stratified within category), so the interval is that of the
+    difference itself, narrower and more honest than comparing two marginal CIs.
     Returns {"n", "<m>": {"diff", "ci": [lo, hi], "p_a_better"}} for m in bacc, f1, ce;
     ``p_a_better`` is the bootstrap share where A is better (higher BAcc/F1, lower CE).
     """
@@ -275,21 +307,17 @@ def paired_difference(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Seq
         raise ValueError("both predictors, gold, categories and n_options must have the same length")
     if n == 0:
         raise ValueError("no questions to compare")
-    Pa, pred_a, _ = prepare(probs_a, valid_a, n_options)
+    Pa, pred_a, _, y, cats, n_opts = _inputs(probs_a, valid_a, gold, categories, n_options)
     Pb, pred_b, _ = prepare(probs_b, valid_b, n_options)
-    y = np.asarray(gold, dtype=int)
-    cats = np.asarray(categories, dtype=object)
-    ce_a, br_a = _item_losses(Pa, y)
-    ce_b, br_b = _item_losses(Pb, y)
+    st_a = strata(pred_a, y, cats, n_opts, *_item_losses(Pa, y))
+    st_b = strata(pred_b, y, cats, n_opts, *_item_losses(Pb, y))
     rng = np.random.default_rng(seed)
     per_cat: dict[str, list[np.ndarray]] = {m: [] for m in HEADLINE}
-    for c in sorted(set(cats)):
-        m = np.flatnonzero(cats == c)
-        k = int(np.max(np.asarray(n_options)[m]))
+    for c in headline_categories(st_a):
+        size = len(st_a[c].y)
         # row 0: the sample itself; rows 1..B: shared resamples
-        idx = np.concatenate([np.arange(len(m))[None], rng.integers(0, len(m), size=(bootstrap, len(m)))])
-        a = _category_batch(y[m], pred_a[m], ce_a[m], br_a[m], k, idx)
-        b = _category_batch(y[m], pred_b[m], ce_b[m], br_b[m], k, idx)
+        idx = np.concatenate([np.arange(size)[None], rng.integers(0, size, size=(bootstrap, size))])
+        a, b = _category_batch(st_a[c], idx), _category_batch(st_b[c], idx)
         for metric in HEADLINE:
             per_cat[metric].append(a[metric] - b[metric])
     out: dict = {"n": n}

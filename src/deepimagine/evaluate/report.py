@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .metrics import COLLAPSED
+from .metrics import HEADLINE, THREE_WAY, headline_categories
 
 HEADLINE_KEYS = ("overall_bacc", "overall_f1", "overall_ce", "ece", "invalid_rate")
 
@@ -12,10 +12,17 @@ def _r(x: float, nd: int = 4):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd)
 
 
+def _headline_row(res: dict) -> dict:
+    """The overall figures, and per headline category its official bacc, f1, ce (CT Open's table)."""
+    cats = res.get("categories") or {}
+    return {k: _r(res[k]) for k in HEADLINE_KEYS} | {
+        "categories": {c: {m: _r(cats[c][m]) for m in HEADLINE} for c in headline_categories(cats)}}
+
+
 def headline(results: dict[str, dict[str, dict]]) -> dict:
-    """{benchmark: {predictor: {overall_bacc, overall_f1, overall_ce, ece, invalid_rate}}}: what dvc exp show lists."""
-    return {bench: {pred: {k: _r(res[k]) for k in HEADLINE_KEYS} for pred, res in preds.items()}
-            for bench, preds in results.items()}
+    """{benchmark: {predictor: {overall_bacc, overall_f1, overall_ce, ece, invalid_rate,
+    categories: {cat: {bacc, f1, ce}}}}}: what dvc exp show lists."""
+    return {bench: {pred: _headline_row(res) for pred, res in preds.items()} for bench, preds in results.items()}
 
 
 def _cell(value, ci) -> str:
@@ -48,8 +55,10 @@ def render_report(results: dict[str, dict[str, dict]], notes: dict[str, str] | N
     """A Markdown table per benchmark: predictor x category, balanced accuracy, macro-F1, CE (95% bootstrap CIs)."""
     lines = ["# DeepImagine evaluation", "",
              "Balanced accuracy (BAcc), macro-F1 and cross-entropy of the true option (CE, lower is better), "
-             "with 95% bootstrap intervals. `overall` = mean over categories; "
-             f"`{COLLAPSED}` = 3-option comparative effect scored as significant vs none (not in overall). "
+             "with 95% bootstrap intervals, as CT Open's official evaluation.py scores them: "
+             "`comparative_effect` BAcc and F1 on the collapsed labels (significant either way vs none), its CE "
+             "on the 3 options; `overall` = mean over the categories with those figures. "
+             f"`{THREE_WAY}` = its uncollapsed 3-way figures (not in overall). "
              "Invalid answers count as wrong (BAcc, F1) and as uniform (CE). See docs/evaluation.md.", ""]
     for bench, preds in results.items():
         lines += [f"## {bench}", ""]
