@@ -48,7 +48,7 @@ def test_stage_writes_metrics_report_and_plots(tmp_path, monkeypatch, capsys):
     for bench in benches:
         assert set(ev[bench]) == {"majority", "logistic", "random_forest", "lightgbm"}
         for res in ev[bench].values():
-            assert set(res) == {"overall_bacc", "overall_f1", "overall_ce", "ece", "invalid_rate"}
+            assert set(res) == {"overall_bacc", "overall_f1", "overall_ce", "ece", "invalid_rate", "categories"}
             assert res["invalid_rate"] == 0
         detail = json.loads((tmp_path / f"metrics/predictions/{bench}/lightgbm.json").read_text())
         assert "ci" in detail and "by_factor" in detail and "calibration" in detail
@@ -61,14 +61,15 @@ def test_stage_writes_metrics_report_and_plots(tmp_path, monkeypatch, capsys):
     assert ev["test"]["lightgbm"]["overall_bacc"] > ev["test"]["majority"]["overall_bacc"] + 0.15
     if with_ct:
         detail = json.loads((tmp_path / "metrics/predictions/ct_open/majority.json").read_text())
-        assert "comparative_effect_collapsed" in detail["categories"]
+        assert "comparative_effect_3way" in detail["categories"]
+        assert (tmp_path / "metrics/predictions/ct_open/lightgbm.answers.pkl").exists()  # CT Open's answer form
     report = (tmp_path / "metrics/report.md").read_text()
     assert "| lightgbm | **overall** |" in report and "[" in report  # CIs present
     # one row per predictor x category, each with BAcc, macro-F1 and CE and a 95% interval on each
     import re
 
     for predictor in ("majority", "logistic", "random_forest", "lightgbm"):
-        for category in ("direction", "comparative_effect", "superiority", "comparative_effect_collapsed"):
+        for category in ("direction", "comparative_effect", "superiority", "comparative_effect_3way"):
             row = next((line for line in report.splitlines() if line.startswith(f"| {predictor} | {category} |")), None)
             assert row is not None, (predictor, category)
             assert len(re.findall(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", row)) == 3, row
