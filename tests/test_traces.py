@@ -2,7 +2,6 @@
 OpenAI-compatible teacher against a local HTTP server, and the stage outputs."""
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -12,6 +11,7 @@ from deepimagine.questions import format_answer, one_hot, parse_decision
 from deepimagine.traces import stage, teachers
 
 from fixtures import toy
+from openai_server import OpenAIServer
 
 
 def test_template_trace_is_short_and_follows_mechanism():
@@ -64,44 +64,133 @@ def test_agreement_filter_drops_and_counts():
                for r in kept for q in qs if q.id == r["question_id"] and len(q.options) == 3)
 
 
-@pytest.fixture()
-def openai_server():
-    seen = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-            prompt = body["messages"][-1]["content"]
-            answer = "DECISION: (0.1, 0.8, 0.1)\nREASON: A higher dose lowers it." if "Options" in prompt else "?"
-            data = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    server.shutdown()
+def _three_option_questions(n=3, seed=4):
+    return [q for q in toy.toy_questions(4 * n, seed=seed) if len(q.options) == 3][:n]
 
 
-def test_openai_teacher_against_local_server(openai_server, monkeypatch):
-    url, seen = openai_server
+def test_openai_teacher_against_local_server(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    qs = [q for q in toy.toy_questions(10, seed=4) if len(q.options) == 3][:3]
-    teacher = teachers.OpenAITeacher(url, "teacher-model")
-    kept, dropped, m = stage.build_traces(qs, teacher)
+    qs = _three_option_questions()
+    with OpenAIServer() as server:
+        teacher = teachers.OpenAITeacher(server.url, "teacher-model", max_tokens=77, enable_thinking=True)
+        kept, dropped, m = stage.build_traces(qs, teacher)
+    seen = server.requests
     assert len(seen) == 3 and seen[0]["path"] == "/v1/chat/completions"
     assert seen[0]["body"]["model"] == "teacher-model" and seen[0]["auth"] == "Bearer test-key"
     assert seen[0]["body"]["messages"][0]["role"] == "system"
+    assert seen[0]["body"]["max_tokens"] == 77
+    assert seen[0]["body"]["chat_template_kwargs"] == {"enable_thinking": True}   # model.enable_thinking reaches it
     assert m["kept"] == sum(q.answer_index == 1 for q in qs) and m["invalid"] == 0
     assert all(r["teacher"] == "openai" for r in kept)
+
+
+def test_openai_teacher_retries_429_and_500_concurrently(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    qs = _three_option_questions(8, seed=5)
+    with OpenAIServer(faults=[429, 500], delay_s=0.05) as server:
+        teacher = teachers.OpenAITeacher(server.url, "m", concurrency=4, backoff_base_s=0.01,
+                                         chat_template_kwargs=False, work_dir=tmp_path)
+        texts = teacher.complete(qs)
+    assert len(texts) == 8 and all(parse_decision(t, 3).valid for t in texts)
+    assert server.statuses == {429: 8, 500: 8, 200: 8}          # every chat failed twice, then succeeded
+    assert 1 < server.max_in_flight <= 4                        # concurrent, never above traces.concurrency
+    assert "chat_template_kwargs" not in server.requests[0]["body"] and server.requests[0]["auth"] is None
+
+
+def test_openai_teacher_gives_up_on_bad_requests_and_persistent_errors(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    qs = _three_option_questions(2)
+    with OpenAIServer(faults=[400]) as server:
+        with pytest.raises(RuntimeError, match="HTTP 400"):
+            teachers.OpenAITeacher(server.url, "m", backoff_base_s=0.01).complete(qs)
+        assert server.statuses[400] == 2 and len(server.requests) == 2     # a 400 is not retried
+    with OpenAIServer(faults=[500] * 10) as server:
+        with pytest.raises(RuntimeError, match="gave up after 3 attempts"):
+            teachers.OpenAITeacher(server.url, "m", max_retries=2, backoff_base_s=0.01).complete(qs[:1])
+
+
+def test_interrupted_teacher_run_resumes(tmp_path, monkeypatch):
+    """The server goes down mid-run: completed traces are kept in the work file; the rerun asks only
+    for the rest, and its result equals an uninterrupted run's."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    qs = _three_option_questions(6, seed=6)
+    answers = {q.id: format_answer(one_hot(3, i % 3, 0.7), f"reason {i}") for i, q in enumerate(qs)}
+
+    per_prompt = {teachers.teacher_messages(q)[-1]["content"]: answers[q.id] for q in qs}
+
+    def answer(body):
+        return per_prompt[body["messages"][-1]["content"]]
+
+    with OpenAIServer(answer=answer) as server:
+        reference = teachers.OpenAITeacher(server.url, "m").complete(qs)
+    work = tmp_path / "partial"
+    with OpenAIServer(answer=answer) as server:
+        teacher = teachers.OpenAITeacher(server.url, "m", concurrency=1, max_retries=0, work_dir=work)
+        first = teacher.complete(qs[:4])          # four traces complete ...
+        server.down = True                        # ... then the server goes down
+        with pytest.raises(RuntimeError, match="4 completed traces are saved .* rerun to resume"):
+            teacher.complete(qs)
+        server.down = False
+        before = len(server.requests)
+        again = teachers.OpenAITeacher(server.url, "m", concurrency=3, work_dir=work)
+        resumed = again.complete(qs)
+        asked = [r["body"]["messages"][-1]["content"] for r in server.requests[before:]]
+    assert resumed == reference and first == reference[:4]
+    assert again.resumed == 4 and len(asked) == 2
+    assert set(asked) == {teachers.teacher_messages(q)[-1]["content"] for q in qs[4:]}
+    files = list(work.glob("openai-*.jsonl"))
+    assert len(files) == 1 and len(files[0].read_text().splitlines()) == 6
+    # a half-written last line (killed mid-write) is ignored; a changed prompt is asked again
+    with files[0].open("a") as f:
+        f.write('{"question_id": "cut')
+    qs[0].to_value = "a changed value"
+    per_prompt[teachers.teacher_messages(qs[0])[-1]["content"]] = answers[qs[0].id]
+    with OpenAIServer(answer=answer) as server:
+        third = teachers.OpenAITeacher(server.url, "m", work_dir=work)
+        assert third.complete(qs) == reference and third.resumed == 5 and len(server.requests) == 1
+    # the cut line did not swallow the row written after it
+    assert teachers.ResumeFile(files[0]).get(qs[0].id, teachers._sha(teachers.teacher_messages(qs[0])))
+    # another configuration (here the token budget) never reuses these traces; another URL does
+    assert teachers.OpenAITeacher("http://127.0.0.1:9/v1", "m", max_tokens=99, work_dir=work).resume_path() != files[0]
+    assert teachers.OpenAITeacher("http://127.0.0.1:9/v1", "m", work_dir=work).resume_path() == files[0]
+
+
+def test_truncated_and_invalid_traces_counted_by_reason(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    qs = _three_option_questions(4, seed=7)
+    replies = iter([("<think>the dose doubles, so", "length"),          # budget hit while thinking
+                    ("<think>echo DECISION: (0.1, 0.8, 0.1)", "length"), # a template inside unfinished thinking
+                    ("DECISION: (0.5, 0.5)\nREASON: two", "stop"),      # wrong arity
+                    ("I cannot tell.", "stop")])
+    lock = threading.Lock()
+
+    def answer(body):
+        with lock:
+            return next(replies)
+
+    with OpenAIServer(answer=answer) as server:
+        kept, dropped, m = stage.build_traces(qs, teachers.OpenAITeacher(server.url, "m", concurrency=1))
+    assert m["invalid"] == 4 and m["truncated"] == 2 and kept == []
+    assert m["invalid_by_reason"] == {"expected 3 scores, got 2": 1, "no DECISION tuple": 1,
+                                      "truncated (hit the token budget; no DECISION tuple)": 2}
+
+
+def test_server_reasoning_is_kept_as_think_block(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    qs = _three_option_questions(1)
+    with OpenAIServer(reasoning="Doubling the dose moves up the Emax curve.") as server:
+        text = teachers.OpenAITeacher(server.url, "m").complete(qs)[0]
+    assert text.startswith("<think>\nDoubling the dose") and parse_decision(text, 3).choice == 1
+
+
+def test_api_key_never_sent_over_plain_http_to_remote_hosts(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "secret")
+    with pytest.raises(ValueError, match="plain http"):
+        teachers.OpenAITeacher("http://example.org/v1", "m")
+    teachers.OpenAITeacher("https://example.org/v1", "m")      # https: fine (nothing is sent yet)
+    teachers.OpenAITeacher("http://localhost:8000/v1", "m")     # loopback: fine
+    monkeypatch.delenv("OPENAI_API_KEY")
+    teachers.OpenAITeacher("http://example.org/v1", "m")        # no key, nothing to leak
 
 
 def test_stage_writes_outputs(tmp_path, monkeypatch):

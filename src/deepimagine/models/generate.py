@@ -365,6 +365,7 @@ class Generator:
         self.seed, self.enable_thinking = seed, bool(enable_thinking)
         self.adapters = normalize_adapters(adapters, adapter_path)
         self.counts: Counter = Counter()   # generated | hit_limit | truncated (hit the budget with no DECISION)
+        self.last_hit_limit: list[list[bool]] = []   # per completion of the last generate call
         if self.backend_name == "openai":
             if not openai_base_url:
                 raise ValueError("backend 'openai' needs a base URL (model.openai_base_url)")
@@ -429,6 +430,7 @@ class Generator:
         outs = self.backend.generate(inputs, max_new_tokens, float(temperature), float(top_p), int(n),
                                      self.seed if seed is None else int(seed), decision_only, **kwargs)
         self.count(outs, max_new_tokens)
+        self.last_hit_limit = [[hit for _, hit in row] for row in outs]
         return [[truncate_at_stop(t, stop, decision_only) for t, _ in row] for row in outs]
 
     def count(self, outs: list[list[tuple[str, bool]]], max_new_tokens: int) -> None:

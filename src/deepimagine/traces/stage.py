@@ -3,7 +3,9 @@
 Writes ``data/traces/traces.jsonl`` (kept traces only: ``question_id``, ``teacher``, ``completion``,
 ``agrees`` (always true there), ``basis``, ``kind``), ``data/traces/dropped.jsonl`` (disagreeing
 or invalid traces with the reason) and ``metrics/traces.json`` (counts that reconcile:
-considered = kept + dropped + invalid).
+considered = kept + dropped + invalid; ``invalid_by_reason``, of which ``truncated``: the teacher hit
+``traces.max_tokens`` without a DECISION; ``resumed``: traces read back from the openai teacher's
+resume file in ``data/.traces_partial/``).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ TRAIN_FILE = io.PAIRS_DIR / "train.jsonl"
 TRACES_FILE = io.TRACES_DIR / "traces.jsonl"
 DROPPED_FILE = io.TRACES_DIR / "dropped.jsonl"
 METRICS_FILE = io.METRICS_DIR / "traces.json"
+PARTIAL_DIR = Path("data/.traces_partial")   # the openai teacher's resume files (outside the DVC output)
+INVALID_WARN_RATE = 0.1
 
 
 def select_questions(questions: list[Question], max_traces: int | None, seed: int) -> list[Question]:
@@ -38,11 +42,16 @@ def make_teacher(params, truth: dict | None):
         return TemplateTeacher(truth, margin=t.template_margin_direction,
                                significance_margin=t.template_margin_significance)
     if t.teacher == "openai":
-        return OpenAITeacher(t.openai_base_url, t.openai_model)
+        return OpenAITeacher(t.openai_base_url, t.openai_model, timeout_s=t.timeout_s, max_tokens=t.max_tokens,
+                             max_retries=t.max_retries, concurrency=t.concurrency,
+                             enable_thinking=params.model.enable_thinking,
+                             chat_template_kwargs=t.openai_chat_template_kwargs, work_dir=PARTIAL_DIR)
     if t.teacher == "vllm":
         if not t.vllm_model:
             raise ValueError("traces.teacher 'vllm' needs traces.vllm_model (a Hub id or local path)")
-        return GeneratorTeacher(t.vllm_model, backend=params.model.backend, dtype=params.model.dtype)
+        backend = "auto" if params.model.backend == "openai" else params.model.backend
+        return GeneratorTeacher(t.vllm_model, backend=backend, dtype=params.model.dtype, max_new_tokens=t.max_tokens,
+                                enable_thinking=params.model.enable_thinking)
     raise ValueError(f"unknown traces.teacher {t.teacher!r}")
 
 
@@ -50,11 +59,17 @@ def build_traces(questions: list[Question], teacher) -> tuple[list[dict], list[d
     """Run the teacher and the agreement filter. Returns (kept rows, dropped rows, metrics)."""
     completions = teacher.complete(questions)
     basis = getattr(teacher, "basis", {})
+    finish = getattr(teacher, "finish_reasons", {})
     kept, dropped = [], []
     counts: Counter = Counter()
+    invalid_by_reason: Counter = Counter()
     by_kind: dict[str, Counter] = defaultdict(Counter)
     for q, text in zip(questions, completions):
         checked = check_trace(q, text)
+        if checked.status == "invalid":
+            if finish.get(q.id) == "length":
+                checked.error = f"truncated (hit the token budget; {checked.error})"
+            invalid_by_reason[checked.error] += 1
         counts[checked.status] += 1
         by_kind[q.kind][checked.status] += 1
         row = {"question_id": q.id, "teacher": teacher.name, "completion": text, "kind": q.kind,
@@ -67,9 +82,16 @@ def build_traces(questions: list[Question], teacher) -> tuple[list[dict], list[d
     n = len(questions)
     metrics = {"teacher": teacher.name, "considered": n, "kept": counts["kept"], "dropped": counts["dropped"],
                "invalid": counts["invalid"], "kept_rate": counts["kept"] / n if n else None,
+               "invalid_by_reason": dict(sorted(invalid_by_reason.items())),
+               "truncated": sum(v for k, v in invalid_by_reason.items() if k.startswith("truncated")),
+               "resumed": getattr(teacher, "resumed", 0),
                "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
                "basis": dict(Counter(r["basis"] for r in kept))}
     assert metrics["kept"] + metrics["dropped"] + metrics["invalid"] == n
+    if n and metrics["invalid"] / n > INVALID_WARN_RATE:
+        log.warning("traces: %d of %d teacher answers are invalid %s; questions without a kept trace get a "
+                    "gold-answer SFT target (raise traces.max_tokens if they are truncated)",
+                    metrics["invalid"], n, metrics["invalid_by_reason"])
     return kept, dropped, metrics
 
 

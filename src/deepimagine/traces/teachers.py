@@ -8,14 +8,17 @@ agreement filter that keeps a trace only when its decision matches the known ans
   that mechanism, NOT from the posted answer, so noisy posted results can disagree and be dropped;
   otherwise the trace rationalises the known answer.
 * ``OpenAITeacher``: any OpenAI-compatible ``/v1/chat/completions`` endpoint (key from
-  ``OPENAI_API_KEY``; optional for local servers).
+  ``OPENAI_API_KEY``; optional for local servers), requests in flight concurrently, retried with
+  backoff, completed traces kept in a resume file so that an interrupted run picks up where it stopped.
 * ``GeneratorTeacher``: a local model through ``models.generate.Generator`` (vLLM on GPU).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Sequence
 
 from ..evaluate.mechanism import better_direction, option_semantics, sign_of_effect
@@ -169,61 +172,123 @@ def teacher_messages(q: Question) -> list[dict]:
     return msgs
 
 
+def _sha(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class ResumeFile:
+    """Completed traces of one teacher configuration, one JSON line each, appended as they arrive
+    (outside the DVC output, so an interrupted run keeps them). A row counts on a rerun only when its
+    question's prompt is unchanged; a half-written last line is ignored."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.rows: dict[str, dict] = {}
+        text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
+        self.cut = bool(text) and not text.endswith("\n")   # the last write was interrupted
+        if text:
+            for line in text.splitlines():
+                try:
+                    row = json.loads(line)
+                    self.rows[row["question_id"]] = row
+                except (ValueError, KeyError, TypeError):
+                    continue   # a line cut by the interruption
+
+    def get(self, question_id: str, prompt_sha: str) -> Optional[dict]:
+        row = self.rows.get(question_id)
+        return row if row and row.get("prompt_sha") == prompt_sha else None
+
+    def append(self, row: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(("\n" if self.cut else "") + json.dumps(row, ensure_ascii=False) + "\n")
+        self.cut = False
+        self.rows[row["question_id"]] = row
+
+
 class OpenAITeacher:
-    """POST ``{base_url}/chat/completions`` per question (temperature 0)."""
+    """POST ``{base_url}/chat/completions`` for every question (temperature 0), ``concurrency`` at a
+    time, retrying 429 / 5xx / timeouts with exponential backoff and jitter (``models.openai_client``).
+    With ``work_dir``, every completed trace is appended to a resume file named by the teacher's
+    configuration, and a rerun requests only the questions it lacks. ``finish_reasons`` records each
+    question's finish reason (``length``: the ``max_tokens`` budget was hit)."""
     name = "openai"
 
-    def __init__(self, base_url: str, model: str, api_key: Optional[str] = None, timeout_s: float = 120.0,
-                 max_tokens: int = 256, max_retries: int = 3):
-        import requests
+    def __init__(self, base_url: str, model: str, api_key: Optional[str] = None, timeout_s: float = 300.0,
+                 max_tokens: int = 256, max_retries: int = 6, concurrency: int = 8, enable_thinking: bool = False,
+                 chat_template_kwargs: bool = True, work_dir: Optional[str | Path] = None,
+                 backoff_base_s: float = 1.0):
+        from ..models.openai_client import ChatClient
 
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model, self.timeout_s, self.max_tokens, self.max_retries = model, timeout_s, max_tokens, max_retries
-        self.session = requests.Session()
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        if key:
-            self.session.headers["Authorization"] = f"Bearer {key}"
+        self.client = ChatClient(base_url, model, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries,
+                                 concurrency=concurrency, backoff_base_s=backoff_base_s)
+        self.body = {"temperature": 0.0, "max_tokens": max_tokens}
+        if chat_template_kwargs:
+            self.body["chat_template_kwargs"] = {"enable_thinking": bool(enable_thinking)}
+        self.work_dir = Path(work_dir) if work_dir else None
+        self.finish_reasons: dict[str, Optional[str]] = {}
+        self.resumed = 0
 
-    def complete_one(self, q: Question) -> str:
-        import time
-
-        import requests
-
-        body = {"model": self.model, "messages": teacher_messages(q), "temperature": 0.0,
-                "max_tokens": self.max_tokens}
-        for attempt in range(self.max_retries):
-            try:
-                r = self.session.post(self.url, json=body, timeout=self.timeout_s)
-                if r.status_code in (429, 500, 502, 503, 504) and attempt + 1 < self.max_retries:
-                    time.sleep(2 ** attempt)
-                    continue
-                r.raise_for_status()
-                return r.json()["choices"][0]["message"]["content"] or ""
-            except (requests.ConnectionError, requests.Timeout):
-                if attempt + 1 == self.max_retries:
-                    raise
-                time.sleep(2 ** attempt)
-        return ""
+    def resume_path(self) -> Optional[Path]:
+        """One file per configuration (model, request body, instruction; not the URL, so a moved
+        server resumes): a changed teacher starts afresh."""
+        if self.work_dir is None:
+            return None
+        key = _sha({"model": self.client.model, "body": self.body, "instruction": TEACHER_INSTRUCTION})[:16]
+        return self.work_dir / f"openai-{key}.jsonl"
 
     def complete(self, questions: Sequence[Question]) -> list[str]:
-        from tqdm import tqdm
+        chats = [teacher_messages(q) for q in questions]
+        shas = [_sha(c) for c in chats]
+        path = self.resume_path()
+        resume = ResumeFile(path) if path else None
+        done = {q.id: resume.get(q.id, sha) for q, sha in zip(questions, shas)} if resume else {}
+        todo = [i for i, q in enumerate(questions) if not done.get(q.id)]
+        self.resumed = len(questions) - len(todo)
+        if self.resumed:
+            log.info("openai teacher: %d of %d traces resumed from %s", self.resumed, len(questions), path)
 
-        return [self.complete_one(q) for q in tqdm(questions, desc="openai teacher", mininterval=5)]
+        def keep(j: int, choices) -> None:
+            i = todo[j]
+            row = {"question_id": questions[i].id, "prompt_sha": shas[i], "completion": choices[0].text,
+                   "finish_reason": choices[0].finish_reason}
+            done[row["question_id"]] = row
+            if resume:
+                resume.append(row)
+
+        _, failures = self.client.map_chat([chats[i] for i in todo], on_result=keep, desc="openai teacher",
+                                           **self.body)
+        if failures:
+            j, err = next(iter(failures.items()))
+            saved = f"; {len(questions) - len(failures)} completed traces are saved in {path}: rerun to resume" \
+                if path else ""
+            raise RuntimeError(f"openai teacher: {len(failures)} of {len(todo)} requests failed "
+                               f"(first, question {questions[todo[j]].id}: {err}){saved}") from err
+        self.finish_reasons = {q.id: done[q.id].get("finish_reason") for q in questions}
+        return [done[q.id]["completion"] for q in questions]
 
 
 class GeneratorTeacher:
     """A local model (vLLM when CUDA is present) as the teacher."""
     name = "vllm"
 
-    def __init__(self, model_path: str, backend: str = "auto", dtype: str = "auto", max_new_tokens: int = 256):
+    def __init__(self, model_path: str, backend: str = "auto", dtype: str = "auto", max_new_tokens: int = 256,
+                 enable_thinking: bool = False):
         from ..models.generate import Generator
 
-        self.generator = Generator(model_path, backend=backend, dtype=dtype)
+        self.generator = Generator(model_path, backend=backend, dtype=dtype, enable_thinking=enable_thinking)
         self.max_new_tokens = max_new_tokens
+        self.finish_reasons: dict[str, Optional[str]] = {}
 
     def complete(self, questions: Sequence[Question]) -> list[str]:
-        outs = self.generator.generate([teacher_messages(q) for q in questions], self.max_new_tokens)
-        return [o[0] for o in outs]
+        from ..models.generate import decision_done
+
+        outs = [o[0] for o in self.generator.generate([teacher_messages(q) for q in questions], self.max_new_tokens)]
+        # the generator counts budget hits; per question, a completion with no DECISION that used the budget
+        hits = [row[0] for row in self.generator.last_hit_limit]
+        self.finish_reasons = {q.id: ("length" if hit and not decision_done(t) else None)
+                               for q, t, hit in zip(questions, outs, hits)}
+        return outs
 
 
 # ---------------------------------------------------------------- the agreement filter
