@@ -17,6 +17,7 @@ import random
 import time
 from typing import Iterable, Sequence
 
+from ..params import ModelParams
 from ..questions import Question, format_answer, render_messages
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int
     return wrapped
 
 
-def tiny_config(model_params, tokenizer):
+def tiny_config(model_params: ModelParams, tokenizer):
     """A ``Qwen3_5TextConfig`` with the sizes in ``params.model.tiny_*``."""
     from transformers import Qwen3_5TextConfig
 

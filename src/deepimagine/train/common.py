@@ -177,7 +177,7 @@ def maybe_relaunch(module: str, params: params_mod.Params, accelerate_config: st
     if n_gpus <= 1:
         return False
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(params_mod.to_dict(params), f)
+        json.dump(params_mod.to_dict(params), f)  # dvc-params: -   # the re-launched stage reads its own
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", accelerate_config,
            "--num_processes", str(n_gpus), "-m", module, "--params-json", f.name]
     log.info("%d GPUs: re-launching as %s", n_gpus, " ".join(cmd))
