@@ -9,6 +9,13 @@ Faults (queued with ``server.faults.extend([...])``, one per /studies request, i
 (headers and half the body, then a TCP reset), ``"disconnect"`` (close without answering),
 ``"truncated"`` (a 200 whose JSON body is cut short, with a matching Content-Length),
 ``"slow"`` (sleep ``server.slow_s`` before answering), ``"400"``.
+``"drip"`` (a 200 whose body is sent one byte every ``server.drip_s``).
+Hostile paging (issue 12): ``server.stop_paging_after = n`` stops handing out nextPageToken once ``n``
+studies were served (totalCount still says all); ``server.cycle = (at, to)`` makes the token that would
+point at offset ``at`` point back to offset ``to`` (A -> B -> A ...); ``server.endless_empty = True``
+keeps answering empty pages with fresh tokens past the end; ``server.raw_studies = {i: text}`` serves
+study ``i`` as that raw JSON text (e.g. nested too deeply to build as a Python object). Every loop is
+bounded: past ``server.max_requests`` /studies requests the server answers 410 (not retried).
 ``server.delay_s`` slows every /studies answer. ``server.fail_forever = "500"`` answers every /studies request with that fault.
 ``server.block_at = k`` holds the k-th /studies request (0-based) until ``server.release`` is
 set; ``server.blocked`` is set when it arrives. ``server.expire_tokens()`` makes every token
@@ -102,6 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
             owner.studies_requests += 1
             fault = owner.fail_forever or (owner.faults.popleft() if owner.faults else None)
         record["index"] = index
+        if index >= owner.max_requests:
+            record["outcome"] = 410
+            return self._send(410, b'{"error": "test server request budget spent"}')
         if owner.block_at is not None and index == owner.block_at:
             owner.blocked.set()
             owner.release.wait(timeout=60)
@@ -123,6 +133,19 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reset()
         if fault == "truncated":
             body = body[: len(body) // 2]
+        if fault == "drip":
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(min(len(body), int(60 / owner.drip_s))):  # bounded: at most a minute
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(owner.drip_s)
+            except OSError:
+                pass
+            return self._reset()
         try:
             self._send(status, body)
         except OSError:  # the client went away (e.g. it timed out or was killed)
@@ -152,6 +175,12 @@ class CtgovTestServer:
         self.blocked = threading.Event()
         self.release = threading.Event()
         self.token_generation = 0
+        self.drip_s = 0.5
+        self.stop_paging_after: int | None = None
+        self.cycle: tuple[int, int] | None = None
+        self.endless_empty = False
+        self.raw_studies: dict[int, str] = {}
+        self.max_requests = 300
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -202,9 +231,17 @@ class CtgovTestServer:
         payload: dict = {"studies": chunk}
         if params.get("countTotal") == "true":
             payload["totalCount"] = len(self.studies)
-        if offset + size < len(self.studies):
-            payload["nextPageToken"] = self.make_token(offset + size)
-        return 200, json.dumps(payload).encode()
+        nxt = offset + size
+        if nxt < len(self.studies) or self.endless_empty:
+            if self.stop_paging_after is None or nxt < self.stop_paging_after:
+                if self.cycle is not None and nxt >= self.cycle[0]:
+                    nxt = self.cycle[1]
+                payload["nextPageToken"] = self.make_token(nxt)
+        if not any(offset + i in self.raw_studies for i in range(len(chunk))):
+            return 200, json.dumps(payload).encode()
+        texts = [self.raw_studies.get(offset + i) or json.dumps(st) for i, st in enumerate(chunk)]
+        rest = json.dumps({k: v for k, v in payload.items() if k != "studies"})
+        return 200, ('{"studies": [' + ", ".join(texts) + "]" + (", " + rest[1:] if len(rest) > 2 else "}")).encode()
 
     def studies_calls(self) -> list[dict]:
         return [r for r in self.requests if r["path"].rstrip("/") == "/api/v2/studies"]

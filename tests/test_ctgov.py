@@ -123,7 +123,7 @@ def test_paging_returns_every_study_exactly_once(server, studies, tmp_path):
     out, summary = fetch(server, tmp_path)
     assert ids_in(out) == expected_ids(studies)
     assert summary["counts"] == {"fetched": 60, "stored": 60, "written": 60, "duplicates_skipped": 0,
-                                 "non_object_dropped": 0, "invalid": 0, "over_max_studies": 0}
+                                 "non_object_dropped": 0, "quarantined": 0, "invalid": 0, "over_max_studies": 0}
     assert summary["total_count"] == 60 and summary["pages"] == 9
     assert summary["api_version"] == {"apiVersion": "2.0.5-test", "dataTimestamp": "2025-01-01T00:00:00"}
     calls = server.studies_calls()

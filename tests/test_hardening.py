@@ -127,3 +127,134 @@ def test_tampered_artifacts_fail_with_a_clear_error(fitted, tmp_path):
     (d / "logistic.json").write_text(json.dumps(meta))
     with pytest.raises(BaselineLoadError):
         load_baseline("logistic", d)
+
+
+# ---------------------------------------------------------------- 1-6: the download against a hostile server
+
+from ctgov_server import SHARED_V2, CtgovTestServer, load_real_studies, replicate  # noqa: E402
+from deepimagine import io  # noqa: E402
+from deepimagine.params import CtgovParams  # noqa: E402
+from deepimagine.registry import ctgov  # noqa: E402
+
+needs_shared = pytest.mark.skipif(not SHARED_V2.is_dir(), reason="../shared/data/ctgov_v2 is absent")
+PAGE = 7
+
+
+@pytest.fixture(scope="module")
+def studies40() -> list[dict]:
+    return replicate(load_real_studies(), 40) if SHARED_V2.is_dir() else []
+
+
+def _cfg(srv, **kw) -> CtgovParams:
+    base = dict(base_url=srv.base_url, page_size=PAGE, max_studies=None, requests_per_second=1000.0,
+                max_retries=2, timeout_s=2.0)
+    base.update(kw)
+    return CtgovParams(**base)
+
+
+def _download(srv, tmp_path, **kw):
+    out = tmp_path / "studies.jsonl.gz"
+    return out, ctgov.download(_cfg(srv, **kw), out, tmp_path / "partial", backoff_base_s=0.01, progress=False)
+
+
+@needs_shared
+def test_1_paging_that_ends_early_fails_or_warns(studies40, tmp_path, caplog):
+    with CtgovTestServer(studies40) as srv:
+        srv.stop_paging_after = 21
+        with pytest.raises(ctgov.CtgovError, match=r"totalCount 40 .* after 21 studies: 19 missing"):
+            _download(srv, tmp_path / "a")
+        out, summary = _download(srv, tmp_path / "b", on_shortfall="warn")
+    assert summary["shortfall"] == {"total_count": 40, "fetched": 21, "missing": 19}
+    assert summary["counts"]["written"] == 21
+    assert any("19 missing" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+@needs_shared
+def test_2_token_cycles_and_endless_empty_pages_stop_with_a_clear_error(studies40, tmp_path):
+    with CtgovTestServer(studies40) as srv:
+        srv.cycle = (3 * PAGE, PAGE)  # page 3's token points back at page 1: A -> B -> C -> A
+        with pytest.raises(ctgov.CtgovError, match="cycle"):
+            _download(srv, tmp_path / "a")
+        assert len(srv.studies_calls()) <= 5
+    with CtgovTestServer(studies40) as srv:
+        srv.endless_empty = True  # past the end: empty pages with fresh tokens forever
+        with pytest.raises(ctgov.CtgovError, match="nothing new"):
+            _download(srv, tmp_path / "b", max_empty_pages=3)
+        assert len(srv.studies_calls()) == 6 + 3
+    with CtgovTestServer(studies40) as srv:
+        srv.endless_empty = True
+        with pytest.raises(ctgov.CtgovError, match="budget"):
+            _download(srv, tmp_path / "c", max_pages=4)
+        assert len(srv.studies_calls()) == 4
+
+
+@needs_shared
+def test_3_a_study_without_nctid_is_written_once_after_a_paging_restart(studies40, tmp_path):
+    no_id = {"protocolSection": {"descriptionModule": {"briefSummary": "no identification module"}}}
+    items = studies40[:3] + [no_id] + studies40[3:20]
+    with CtgovTestServer(items) as srv:
+        cfg, work = _cfg(srv), tmp_path / "partial"
+        srv.max_requests = 2  # page 0 and 1 stored, then the server stops answering
+        with pytest.raises(ctgov.CtgovError):
+            ctgov.fetch_pages(cfg, work, backoff_base_s=0.01, progress=False)
+        srv.max_requests = 300
+        srv.expire_tokens()  # the stored token is rejected: paging restarts from page 0
+        out = tmp_path / "studies.jsonl.gz"
+        summary = ctgov.download(cfg, out, work, backoff_base_s=0.01, progress=False)
+    rows = list(io.read_jsonl(out))
+    assert rows.count(no_id) == 1 and len(rows) == len(items)
+    assert summary["token_restarts"] == 1 and summary["counts"]["invalid"] == 1
+
+
+@needs_shared
+def test_4_5_a_lone_surrogate_or_deep_nesting_quarantines_one_study(studies40, tmp_path):
+    items = [json.loads(json.dumps(s)) for s in studies40[:20]]
+    items[2]["protocolSection"]["identificationModule"]["briefTitle"] = "broken \ud83d emoji"
+    bad_ids = [ctgov.nct_id(items[2]), ctgov.nct_id(items[9])]
+    with CtgovTestServer(items) as srv:
+        # study 9 nested 5,000 levels deep: valid JSON that json.loads cannot parse (RecursionError)
+        srv.raw_studies = {9: '{"protocolSection": {"identificationModule": {"nctId": "%s"}}, "x": %s%s}'
+                              % (bad_ids[1], "[" * 5000, "]" * 5000)}
+        out, summary = _download(srv, tmp_path)
+    written = [ctgov.nct_id(s) for s in io.read_jsonl(out)]
+    assert written == [ctgov.nct_id(s) for i, s in enumerate(items) if i not in (2, 9)]
+    q = {r["nct_id"]: r for r in summary["quarantine"]}
+    assert set(q) == set(bad_ids)
+    assert "surrogate" in q[bad_ids[0]]["reason"] and q[bad_ids[0]]["where"] == "page 0 position 2"
+    assert "nesting" in q[bad_ids[1]]["reason"] and q[bad_ids[1]]["where"] == "page 1 position 2"
+    c = summary["counts"]
+    assert c["quarantined"] == 2 and c["fetched"] == c["written"] + c["duplicates_skipped"] + c["quarantined"] \
+        + c["non_object_dropped"] + c["over_max_studies"]
+
+
+@needs_shared
+def test_6_a_dripping_server_hits_the_request_deadline(studies40, tmp_path):
+    import time
+
+    with CtgovTestServer(studies40[:5]) as srv:
+        srv.drip_s = 0.2  # each read comes well within timeout_s: only a total deadline stops it
+        srv.fail_forever = "drip"
+        started = time.monotonic()
+        with pytest.raises(ctgov.CtgovError, match="deadline"):
+            _download(srv, tmp_path, request_deadline_s=1.0, max_retries=1, timeout_s=1.0)
+        assert time.monotonic() - started < 8
+
+
+def test_credentials_in_base_url_are_redacted():
+    url = "https://alice:s3cret@example.org/api/v2/studies?api_key=XYZ&pageSize=10"
+    red = ctgov.redact_url(url)
+    assert "s3cret" not in red and "alice" not in red and "XYZ" not in red
+    assert red.startswith("https://***@example.org/api/v2/studies") and "pageSize=10" in red
+
+
+@needs_shared
+def test_credentials_never_reach_the_manifest_or_logs(studies40, tmp_path, caplog):
+    with CtgovTestServer(studies40[:10]) as srv:
+        secret_url = srv.base_url.replace("http://", "http://bob:hunter2@") + "?token=abc123"
+        srv.faults.extend(["500"])
+        out, summary = _download(srv, tmp_path, base_url=secret_url)
+    text = json.dumps(summary) + "\n".join(r.getMessage() for r in caplog.records)
+    assert "hunter2" not in text and "abc123" not in text and "bob" not in text
+    assert summary["counts"]["written"] == 10
+    state = (tmp_path / "partial" / "state.json").read_text()
+    assert "hunter2" not in state

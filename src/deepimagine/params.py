@@ -36,6 +36,10 @@ class CtgovParams:
     requests_per_second: float = 2.0
     max_retries: int = 8
     timeout_s: float = 60.0
+    request_deadline_s: float = 600.0    # a whole request (headers + body), not only each read
+    on_shortfall: Literal["error", "warn"] = "error"   # paging ended with fewer studies than totalCount
+    max_pages: Optional[int] = None      # pages per paging pass; null: totalCount / page_size + slack
+    max_empty_pages: int = 3             # pages in a row with nothing new (and still a token) -> stop
 
 
 @dataclass
