@@ -57,6 +57,7 @@ def test_grpo_from_sft_adapter_trains_lora_only(sft_workspace, monkeypatch):
     assert (out / "adapter_config.json").exists()
     info = json.loads((out / "train_info.json").read_text())
     assert info["global_step"] == 2 and info["use_vllm"] is False and info["last_reward"] is not None
+    assert 0.0 <= info["clipped_ratio_mean"] <= 1.0          # truncations at max_completion_length, recorded
     metrics = json.loads((sft_workspace / "metrics/rl/metrics.json").read_text())
     assert "reward" in metrics and "mean" in metrics["rewards"]["correctness"]
     assert len((sft_workspace / "metrics/rl/plots/metrics/reward.tsv").read_text().splitlines()) == 1 + 2
@@ -108,3 +109,23 @@ def _train_file():
         io.write_jsonl(path, [q.to_row() for q in toy_questions(6, "natural")])
         _TRAIN["path"] = path
     return _TRAIN["path"]
+
+
+def test_enable_thinking_reaches_grpo_prompts(tiny_base_dir):
+    """model.enable_thinking goes to TRL's chat_template_kwargs, which renders GRPO's prompts."""
+    from transformers import AutoTokenizer
+    from trl.data_utils import apply_chat_template
+
+    from deepimagine.train import rl
+    from test_generate import THINKING_TEMPLATE
+
+    params = tiny_params()
+    assert rl.grpo_config(params, "unused").chat_template_kwargs == {"enable_thinking": False}
+    params.model.enable_thinking = True
+    kwargs = rl.grpo_config(params, "unused").chat_template_kwargs
+    assert kwargs == {"enable_thinking": True}
+    tok = AutoTokenizer.from_pretrained(tiny_base_dir)
+    tok.chat_template = THINKING_TEMPLATE
+    row = {"prompt": [{"role": "user", "content": "q"}]}
+    assert apply_chat_template(row, tok, **kwargs)["prompt"].endswith("assistant\n<think>\n")
+    assert apply_chat_template(row, tok, enable_thinking=False)["prompt"].endswith("</think>\n\n")

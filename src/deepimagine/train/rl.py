@@ -4,7 +4,8 @@ Prompts are the approximate pairs of ``data/pairs/train.jsonl`` (natural ones wh
 which is logged and recorded). The LoRA adapter of ``models/sft`` is loaded trainable on the base
 model and trained further; rewards come from ``train.rewards`` by name, weighted by
 ``rl.reward_weights``. Generation uses colocated vLLM on a GPU (``rl.use_vllm: auto``), transformers
-otherwise. Writes the adapter to ``models/rl/``; dvclive logs to ``metrics/rl/``.
+otherwise. ``model.enable_thinking`` reaches the prompts' chat template (TRL's ``chat_template_kwargs``);
+the share of completions cut at ``rl.max_completion_length`` is logged (``completions/clipped_ratio``). Writes the adapter to ``models/rl/``; dvclive logs to ``metrics/rl/``.
 """
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def grpo_config(params: Params, output_dir: Path):
         per_device_train_batch_size=rp.batch_size,       # completions per device per step
         gradient_accumulation_steps=rp.grad_accum,
         num_generations=rp.num_generations,
-        max_completion_length=rp.max_completion_length,
+        max_completion_length=rp.max_completion_length,   # thinking included: size it for reasoning models
+        chat_template_kwargs={"enable_thinking": params.model.enable_thinking},
         temperature=rp.temperature,
         beta=rp.beta,
         reward_weights=list(rp.reward_weights),
@@ -142,6 +144,7 @@ def train(params: Params, sft_dir: Path = SFT_DIR, out_dir: Path = OUT_DIR, metr
     result = trainer.train(resume_from_checkpoint=resume_from)
     history = trainer.state.log_history
     reward_log = [h["reward"] for h in history if "reward" in h]
+    clipped = [h["completions/clipped_ratio"] for h in history if "completions/clipped_ratio" in h]
     info = {
         "base_model": base_path,
         "sft_adapter": str(sft_dir),
@@ -152,9 +155,15 @@ def train(params: Params, sft_dir: Path = SFT_DIR, out_dir: Path = OUT_DIR, metr
         "train_loss": result.training_loss,
         "first_reward": reward_log[0] if reward_log else None,
         "last_reward": reward_log[-1] if reward_log else None,
+        # share of completions that hit rl.max_completion_length (TRL logs it per step to metrics/rl)
+        "clipped_ratio_last": clipped[-1] if clipped else None,
+        "clipped_ratio_mean": sum(clipped) / len(clipped) if clipped else None,
     }
     log.info("training took %.1fs", time.perf_counter() - started)  # not in train_info.json: outputs stay byte-reproducible
     common.save_adapter(trainer, trainer.processing_class, out_dir, info)
+    if clipped and info["clipped_ratio_mean"] > 0.2:
+        log.warning("GRPO: %.0f%% of completions hit rl.max_completion_length=%d (truncated; their answers score 0)",
+                    100 * info["clipped_ratio_mean"], params.rl.max_completion_length)
     log.info("GRPO done: %s", info)
     return info
 
