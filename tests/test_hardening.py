@@ -258,3 +258,75 @@ def test_credentials_never_reach_the_manifest_or_logs(studies40, tmp_path, caplo
     assert summary["counts"]["written"] == 10
     state = (tmp_path / "partial" / "state.json").read_text()
     assert "hunter2" not in state
+
+
+# ---------------------------------------------------------------- 7, 10, 12: hostile dumps
+
+import gzip  # noqa: E402
+import zipfile  # noqa: E402
+
+from deepimagine.registry import dump  # noqa: E402
+
+
+def _study(i: int, **extra) -> dict:
+    s = {"protocolSection": {"identificationModule": {"nctId": f"NCT{80000000 + i:08d}", "briefTitle": f"t{i}"}}}
+    s.update(extra)
+    return s
+
+
+def _deep(depth: int) -> str:
+    return '{"protocolSection": {"identificationModule": {"nctId": "NCT80000099"}}, "x": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_7_deep_nesting_and_lone_surrogates_are_quarantined_with_file_and_line(tmp_path):
+    d = tmp_path / "dump"
+    d.mkdir()
+    lines = [json.dumps(_study(1)), _deep(1200), json.dumps(_study(2, note="broken \ud83d")), json.dumps(_study(3))]
+    (d / "a.jsonl").write_text("\n".join(lines) + "\n")
+    (d / "b.json").write_text(_deep(5000))
+    out = tmp_path / "studies.jsonl.gz"
+    summary = dump.collect(d, out, progress=False)
+    assert [dump.nct_id(s) for s in io.read_jsonl(out)] == ["NCT80000001", "NCT80000003"]
+    q = {r["where"]: r for r in summary["quarantine"]}
+    assert set(q) == {"a.jsonl:2", "a.jsonl:3", "b.json"}
+    assert "nesting" in q["a.jsonl:2"]["reason"] and "surrogate" in q["a.jsonl:3"]["reason"]
+    assert q["a.jsonl:3"]["nct_id"] == "NCT80000002"
+    c = summary["counts"]
+    assert c["items_seen"] == c["written"] + c["duplicates_skipped"] + c["unreadable"] == 5
+
+
+def test_10_bom_accepted_and_malformed_ids_invalid(tmp_path):
+    d = tmp_path / "dump"
+    d.mkdir()
+    (d / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(_study(1)).encode())
+    (d / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps(_study(2)).encode() + b"\n")
+    num = _study(3)
+    num["protocolSection"]["identificationModule"]["nctId"] = 83000014
+    (d / "num.json").write_text(json.dumps(num))
+    (d / "dup.json").write_text(json.dumps(_study(1)))
+    out = tmp_path / "studies.jsonl.gz"
+    summary = dump.collect(d, out, progress=False)
+    c = summary["counts"]
+    assert (c["written"], c["invalid"], c["duplicates_skipped"], c["unreadable"]) == (3, 1, 1, 0)
+    assert [r["outcome"] for r in summary["quarantine"]] == ["duplicate"]
+    assert "malformed nctId" in summary["invalid"][0]["reason"]
+
+
+def test_12_symlinks_outside_and_zip_bombs_are_refused(tmp_path):
+    outside = tmp_path / "secret.json"
+    outside.write_text(json.dumps(_study(7)))
+    d = tmp_path / "dump"
+    d.mkdir()
+    (d / "ok.json").write_text(json.dumps(_study(1)))
+    (d / "link.json").symlink_to(outside)
+    (d / "inner.json").symlink_to(d / "ok.json")  # inside the dump: followed (and a duplicate)
+    with zipfile.ZipFile(d / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("page.json", '{"studies": [' + " " * (40 << 20) + "]}")
+        zf.writestr("fine.json", json.dumps(_study(2)))
+    out = tmp_path / "studies.jsonl.gz"
+    summary = dump.collect(d, out, progress=False)
+    assert sorted(dump.nct_id(s) for s in io.read_jsonl(out)) == ["NCT80000001", "NCT80000002"]
+    q = {r["where"]: r["reason"] for r in summary["quarantine"]}
+    assert "outside the dump directory" in q["link.json"]
+    assert "zip bomb" in q["bomb.zip!page.json"]
+    assert "duplicate" in q["ok.json"] or "duplicate" in q["inner.json"]

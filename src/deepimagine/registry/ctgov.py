@@ -270,14 +270,17 @@ def parse_page_leniently(body: str) -> dict:
     return payload
 
 
+NCT_ID = re.compile(r"NCT\d{8}")
+
+
 def nct_id(study: Any) -> Optional[str]:
-    """``protocolSection.identificationModule.nctId`` when it is a non-empty string, else None."""
+    """``protocolSection.identificationModule.nctId`` when it is a string like NCT01234567, else None."""
     if not isinstance(study, dict):
         return None
     ident = (study.get("protocolSection") or {})
     ident = ident.get("identificationModule") if isinstance(ident, dict) else None
     value = ident.get("nctId") if isinstance(ident, dict) else None
-    return value if isinstance(value, str) and value.strip() else None
+    return value if isinstance(value, str) and NCT_ID.fullmatch(value) else None
 
 
 # ---------------------------------------------------------------- HTTP with retries

@@ -2,6 +2,10 @@
 
 Source by ``data.source``: ``simulated`` (the simulated registry, with its ground truth),
 ``ctgov`` (the ClinicalTrials.gov API v2, resumable) or ``dump`` (a local directory or zip).
+
+The manifest's ``quarantine`` lists every input item that did not reach studies.jsonl.gz (unreadable,
+quarantined, or a dump-level duplicate), with where it was; the tables stage folds it into its
+``rejects`` and ``accounting`` tables. ``data.ctgov.base_url`` is recorded without credentials.
 """
 from __future__ import annotations
 
@@ -78,9 +82,14 @@ def run(params: Params, ctgov_work_dir: Path | None = None) -> dict:
         raise ValueError(f"data.source: unknown source {source!r} (simulated | ctgov | dump)")
     if source != "simulated":
         io.write_json(io.TRUTH_FILE, {"source": source, "studies": {}})
+    from .ctgov import redact_url
+
+    data = to_dict(params.data)
+    data["ctgov"]["base_url"] = redact_url(data["ctgov"]["base_url"])
+    summary.setdefault("quarantine", [])
     manifest = {
         "source": source,
-        "params": {"seed": params.seed, "data": to_dict(params.data)},
+        "params": {"seed": params.seed, "data": data},
         **summary,
         "started": started,
         "finished": _now(),
