@@ -350,8 +350,8 @@ class _ParamReads(ast.NodeVisitor):
             return True
         if isinstance(getattr(node, "ctx", None), ast.Store):
             return True
-        if any(value is node for _, value in _assignments(parent)) or (
-                isinstance(parent, ast.Tuple) and any(v is node for _, v in _assignments(self.parents.get(parent)))):
+        pairs = _assignments(self.parents.get(parent) if isinstance(parent, ast.Tuple) else parent)
+        if any(value is node and self._alias_target(target, t) for target, value in pairs):
             return True                                                  # an alias, followed by name
         if isinstance(parent, ast.Return) and self.scopes[-1].get("<return>") == t.cls:
             return True                                                  # returned typed: the caller's use counts
@@ -365,6 +365,13 @@ class _ParamReads(ast.NodeVisitor):
                                      "Params on where the analysis cannot follow it: add `# dvc-params: "
                                      "<section.key ...>` (or `-`) to that line")
         return True
+
+    @staticmethod
+    def _alias_target(target: ast.AST, t: Typed) -> bool:
+        """A local name (followed), or ``self.params`` holding the Params; any other store (``self.hp = ...``,
+        a dict entry) is not followed, so the value counts as read whole."""
+        return isinstance(target, ast.Name) or (
+            t.cls == "Params" and isinstance(target, ast.Attribute) and target.attr == "params")
 
     def _callee_takes(self, call: ast.Call, arg: ast.AST, t: Typed) -> bool:
         f = call.func
@@ -489,6 +496,13 @@ def test_section_passed_on_is_read_whole_unless_the_callee_takes_it_typed(tmp_pa
     r = _reads(tmp_path, "def run(params):\n    f(params.pairs)\n    g(hp=params.model)\n",
                "def g(hp: ModelParams):\n    return hp.backend\n")
     assert set(r.paths) == {"pairs", "model.backend"}
+
+
+def test_a_section_stored_elsewhere_is_read_whole(tmp_path):
+    r = _reads(tmp_path, "class P:\n    def __init__(self, params):\n"
+                         "        self.params, self.hp = params, params.pairs\n"
+                         "    def f(self):\n        return self.params.seed, self.hp.alpha\n")
+    assert set(r.paths) == {"pairs", "seed"} and not r.errors
 
 
 def test_whole_params_handed_to_the_unknown_needs_a_pragma(tmp_path):
