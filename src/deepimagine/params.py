@@ -70,6 +70,19 @@ class PairsParams:
     ct_open_path: Optional[str] = None
     approx_max_per_trial_pair: int = 10
     comparative_wording: Literal["polarity_free", "improvement"] = "polarity_free"
+    change_edges_sd: list[float] = field(default_factory=lambda: [-1.0, -0.3, 0.3, 1.0])
+    change_edges_rel: list[float] = field(default_factory=lambda: [-0.3, -0.05, 0.05, 0.3])
+    prospective: bool = True                 # build the prospective benchmark from the test split
+    anchor_k: int = 7                        # anchors retrieved per benchmark arm (train split, posted before the cutoff)
+    anchor_min_similarity: float = 0.5       # outcome-text cosine similarity for an anchor's outcome
+    ct_open_cutoff: str = "2025-02-01"       # CT Open anchors: results posted before this (Winter 2025; Summer: 2025-09-01)
+
+    def __post_init__(self) -> None:
+        for key in ("change_edges_sd", "change_edges_rel"):
+            edges = getattr(self, key)
+            if len(edges) != 4 or any(b <= a for a, b in zip(edges, edges[1:])):
+                raise ParamsError(f"pairs.{key}: four strictly ascending edges (five bins), got {edges}")
+        _positive("pairs", anchor_k=self.anchor_k)
 
 
 def _positive(section: str, **values: float) -> None:
@@ -87,6 +100,7 @@ class TracesParams:
     max_traces: int = 4000
     template_margin_direction: float = 0.05
     template_margin_significance: float = 0.2
+    imagined_paths: int = 1500            # train paths whose steps the teacher imagines (synthetic operator data)
     max_tokens: int = 256                 # openai / vllm teachers: completion budget (thinking included)
     concurrency: int = 8                  # openai teacher: requests in flight
     max_retries: int = 6                  # openai teacher: retries on 429 / 5xx / timeouts (backoff + jitter)
@@ -146,6 +160,7 @@ class SftParams:
     gradient_checkpointing: bool = False
     logging_steps: int = 5
     accelerate_config: str = "configs/accelerate/multi_gpu.yaml"
+    imagined_steps: bool = True          # train on the teacher-imagined steps (data/traces/imagined.jsonl)
 
 
 @dataclass
@@ -195,6 +210,9 @@ class EvaluateParams:
     )
     modes: list[str] = field(default_factory=lambda: ["direct", "imagine"])
     imagine_k: int = 3
+    imagine_weights: Literal["uniform", "similarity"] = "uniform"   # mixture weights of the k paths
+    imagine_order: list[str] = field(default_factory=lambda: [
+        "intervention", "dose", "region", "population", "phase", "time_frame"])
     max_llm_questions: Optional[int] = 200
     bootstrap: int = 1000
     ece_bins: int = 10
@@ -205,6 +223,13 @@ class EvaluateParams:
         "rl/imagine vs sft/imagine", "base/imagine vs base/direct", "sft/direct vs lightgbm"])
 
     def __post_init__(self) -> None:
+        known = {"intervention", "dose", "region", "population", "phase", "time_frame"}
+        if set(self.imagine_order) - known or len(set(self.imagine_order)) != len(self.imagine_order):
+            raise ParamsError(f"evaluate.imagine_order: a permutation of a subset of {sorted(known)}, got {self.imagine_order}")
+        for m in self.modes:
+            if m not in ("direct", "rag", "imagine"):
+                raise ParamsError(f"evaluate.modes: unknown mode {m!r} (direct | rag | imagine)")
+        _positive("evaluate", imagine_k=self.imagine_k)
         for c in self.comparisons:
             if len([s for s in c.split(" vs ") if s.strip()]) != 2:
                 raise ParamsError(f"evaluate.comparisons: {c!r} must look like 'sft/direct vs base/direct'")

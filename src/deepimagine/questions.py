@@ -16,13 +16,13 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-SOURCES = ("natural", "approximate", "ct_open")
+SOURCES = ("natural", "approximate", "synthetic", "ct_open")   # synthetic: teacher-imagined steps
 KINDS = (
     "arm", "dose", "dose_successive", "outcome_measure", "time_point",           # natural (one trial)
     "geography", "phase", "population", "time_frame", "comparator", "dose_cross",  # approximate (two trials)
     "ct_open",
 )
-CATEGORIES = ("direction", "superiority", "comparative_effect", "endpoint")
+CATEGORIES = ("direction", "superiority", "comparative_effect", "endpoint", "change")
 
 # Canonical option wordings (polarity-free by default). Order is part of the contract.
 DIRECTION_OPTIONS = [
@@ -39,6 +39,15 @@ COMPARATIVE_OPTIONS_IMPROVEMENT = [
     "The changed condition gives a statistically significant improvement.",
     "The changed condition gives a statistically significant worsening.",
     "There is no statistically significant difference.",
+]
+# The local operator's answer: the change of the result in ordered magnitude bins of the standardised
+# change (edges: params ``pairs.change_edges_sd`` in pooled SDs, ``pairs.change_edges_rel`` relative).
+CHANGE_OPTIONS = [
+    "much lower",
+    "lower",
+    "about the same",
+    "higher",
+    "much higher",
 ]
 SUPERIORITY_OPTIONS = [
     "The changed condition achieves a statistically significant improvement over the reference.",
@@ -91,63 +100,114 @@ class Question:
 # ---------------------------------------------------------------- prompts
 
 SYSTEM_PROMPT = (
-    "You are a clinical-trial analyst. You predict how a trial result changes when one condition "
-    "changes, reasoning from mechanisms. Answer with one line 'DECISION: (p1, p2, ...)' giving a "
-    "probability for each option in order, then 'REASON: ' and a short causal explanation."
+    "You are a clinical-trial analyst. You predict trial results by reasoning from mechanisms, one change "
+    "at a time. Answer 'DECISION: (p1, p2, ...)', a probability for each option in order, then 'REASON: ' "
+    "and a short causal explanation."
 )
 
 
-def _fmt_result(result: dict | None) -> str:
+def _num_text(x) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def format_result(result: dict | None) -> str:
+    """'12.3 mg/dL (SD 4.1), n=120' for a posted or imagined result; 'not reported' without a value."""
     if not result or result.get("value") is None:
         return "not reported"
-    text = f"{result['value']:g}" if isinstance(result["value"], (int, float)) else str(result["value"])
+    text = _num_text(result["value"])
     if result.get("unit"):
         text += f" {result['unit']}"
-    if result.get("spread") is not None and result.get("dispersion_type"):
-        text += f" ({result['dispersion_type']} {result['spread']:g})" if isinstance(result["spread"], (int, float)) else ""
+    spread = result.get("spread")
+    if isinstance(spread, (int, float)) and result.get("dispersion_type"):
+        short = {"STANDARD_DEVIATION": "SD", "STANDARD_ERROR": "SE"}.get(str(result["dispersion_type"]).upper(),
+                                                                          str(result["dispersion_type"]))
+        text += f" ({short} {spread:g})"
     if result.get("n"):
-        text += f", n={result['n']}"
+        text += f", n={_num_text(result['n'])}"
     return text
 
 
-def _fmt_trial(trial: dict, heading: str) -> list[str]:
-    lines = [f"{heading}: {trial.get('title', '')}".rstrip()]
-    for key, label in (("conditions", "Conditions"), ("phase", "Phase"), ("countries", "Countries"),
-                       ("population", "Population"), ("enrollment", "Enrollment")):
-        value = trial.get(key)
-        if value:
-            lines.append(f"  {label}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
-    for arm in trial.get("arms", []) or []:
-        desc = f" - {arm['description']}" if arm.get("description") else ""
-        lines.append(f"  Arm [{arm.get('type', '')}] {arm.get('label', '')}{desc}")
+def format_dose(dose: dict | None) -> str:
+    if not dose or dose.get("value") is None:
+        return ""
+    text = f"{_num_text(dose['value'])} {dose.get('unit') or ''}".strip()
+    return text + (f" {dose['frequency']}" if dose.get("frequency") else "")
+
+
+def format_population(trial: dict) -> str:
+    if trial.get("population"):
+        return str(trial["population"])
+    sex = {"FEMALE": "women", "MALE": "men"}.get(str(trial.get("sex") or "").upper(), "all sexes")
+    lo, hi = trial.get("min_age"), trial.get("max_age")
+    return f"{sex}, age {_num_text(lo) if lo is not None else '?'}-{_num_text(hi) if hi is not None else '?'}"
+
+
+def format_arm(arm: dict) -> str:
+    """'label [TYPE]: intervention dose' in one line."""
+    what = arm.get("intervention") or ", ".join(
+        str(i.get("name")) for i in arm.get("interventions") or [] if isinstance(i, dict) and i.get("name"))
+    dose = format_dose(arm.get("dose"))
+    text = f"{arm.get('label') or ''} [{arm.get('type') or '?'}]"
+    if what or dose:
+        text += ": " + " ".join(t for t in (what, dose) if t)
+    return text
+
+
+def _trial_lines(trial: dict) -> list[str]:
+    lines = []
+    if trial.get("conditions"):
+        lines.append("condition: " + ", ".join(map(str, trial["conditions"])))
+    facts = [f"phase {trial['phase']}" if trial.get("phase") else "",
+             "region " + ", ".join(trial["regions"]) if trial.get("regions") else "",
+             format_population(trial) if any(trial.get(k) is not None for k in ("population", "sex", "min_age", "max_age"))
+             else ""]
+    if any(facts):
+        lines.append("trial: " + " | ".join(f for f in facts if f))
     return lines
 
 
+def _outcome_line(out: dict) -> str:
+    parts = [out.get("measure") or "", out.get("time_frame") or ""]
+    if out.get("better"):
+        parts.append(f"{out['better']} is better")
+    return "outcome: " + " | ".join(p for p in parts if p)
+
+
 def render_prompt(q: Question) -> str:
-    """The user turn for a question: trial context, the known anchor result, the change, the options."""
-    c = q.context
-    lines: list[str] = []
-    if c.get("trial"):
-        lines += _fmt_trial(c["trial"], "Trial")
-    if c.get("counterfactual_trial"):
-        lines += _fmt_trial(c["counterfactual_trial"], "Counterfactual trial")
+    """The user turn for a question, as compact ``key: value`` lines.
+
+    A *local* question (natural / approximate pairs, and every imagining step) shows the state
+    (condition, trial facts, the anchor arm, the outcome, the known result) and the ONE change,
+    from -> to, with every field it touches. A *prospective* question (CT Open and its simulated
+    twin) shows the target trial without any result of its own; with ``context['rag']`` (the RAG
+    control) the retrieved anchor trials' posted results follow."""
+    c = q.context or {}
+    lines: list[str] = [f"task: {q.category}"]
+    trial = c.get("trial") or {}
+    if trial.get("title") and (q.source == "ct_open" or not c.get("anchor")):
+        lines.append(f"title: {trial['title']}")
+    lines += _trial_lines(trial)
     out = c.get("outcome") or {}
-    if out:
-        lines.append(f"Outcome: {out.get('measure', '')}" + (f" ({out['time_frame']})" if out.get("time_frame") else ""))
-        if out.get("description"):
-            lines.append(f"  {out['description']}")
     anchor = c.get("anchor") or {}
     if anchor:
-        lines.append(f"Known result, {anchor.get('label', 'anchor')}: {_fmt_result(anchor.get('result'))}")
-    if q.factor and q.source != "ct_open":
-        lines.append(f"Change: {q.factor} from '{q.from_value}' to '{q.to_value}'.")
+        lines.append("arm: " + format_arm(anchor))
+    if out:
+        lines.append(_outcome_line(out))
+    if anchor:
+        lines.append("known result: " + format_result(anchor.get("result")))
+    if q.factor and c.get("target") is not None and q.source != "ct_open":
+        lines.append(f"change: {q.factor}: {q.from_value} -> {q.to_value}")
+        target_out = c.get("target_outcome") or {}
+        if target_out and (target_out.get("measure"), target_out.get("time_frame")) != (out.get("measure"), out.get("time_frame")):
+            lines.append("changed " + _outcome_line(target_out))
+    for arm in trial.get("arms") or []:
+        lines.append("arm: " + format_arm(arm))
+    for i, a in enumerate(c.get("rag") or []):
+        lines.append(f"similar trial {i + 1}: {a.get('condition') or ''} | {format_arm(a)} | {a.get('measure') or ''}"
+                     f" | result {format_result(a.get('result'))}")
     if c.get("question"):
-        lines.append(f"Question: {c['question']}")
-    else:
-        lines.append("Question: how does the result change under the changed condition?")
-    lines.append("Options:")
-    lines += [f"  {i + 1}. {opt}" for i, opt in enumerate(q.options)]
-    lines.append(f"Answer with DECISION: ({', '.join(f'p{i + 1}' for i in range(len(q.options)))}) then REASON: ...")
+        lines.append(f"question: {c['question']}")
+    lines.append("options: " + " | ".join(f"{i + 1}. {opt}" for i, opt in enumerate(q.options)))
     return "\n".join(lines)
 
 

@@ -39,10 +39,12 @@ def read_questions(path: str | Path) -> list[Question]:
 
 
 def benchmark_files(pairs_dir: Path = io.PAIRS_DIR) -> dict[str, Path]:
-    """The benchmark question files present: 'test' always, 'ct_open' when the pairs stage wrote it."""
+    """The benchmark question files present: 'test' (local) always; 'prospective' and 'ct_open' when the
+    pairs stage wrote them."""
     files = {"test": pairs_dir / "test.jsonl"}
-    if (pairs_dir / "ct_open.jsonl").exists():
-        files["ct_open"] = pairs_dir / "ct_open.jsonl"
+    for name in ("prospective", "ct_open"):
+        if (pairs_dir / f"{name}.jsonl").exists():
+            files[name] = pairs_dir / f"{name}.jsonl"
     return files
 
 

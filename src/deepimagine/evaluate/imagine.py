@@ -1,25 +1,24 @@
-"""Successive counterfactual imagining.
+"""Successive imagining with a learned local operator, and the controls that test it.
 
-For a target question (anchor A with a known result -> target condition T):
+For each arm a question asks about, the pairs stage retrieved ``k`` anchors: train-split cells
+with posted results (``context['anchors']``, the same anchors for every mode). Here:
 
-1. retrieve ``k`` start cells S from ``cells.parquet``, TRAIN split only, same outcome measure and
-   unit as the question (so results are comparable), ranked by: same intervention, shared
-   condition, same phase, shared region, same time frame (ties: nct_id, arm label);
-2. for each S, a path S -> ... -> T changing ONE differing factor at a time, in the order
-   intervention, dose, region, population, phase, time frame; each step is a direction question
-   whose known result is S's posted result at step 1 and, later, the imagined result carried
-   forward (previous value + (P(up) - P(down)) x the meaningful-difference margin);
-3. the model answers every step; a path's answer is the composed sign distribution of
-   net = bridge + sum(step signs), where each step contributes +1 / -1 / 0 with its P(up) / P(down) /
-   P(none) and the bridge is the known sign of S's result vs A's result (0 when S is A);
-4. the k paths are averaged into P(up), P(down), P(none) of T vs A and mapped onto the question's
-   options (``mechanism.options_from_direction``): direction/comparative options take the matching
-   meaning; improvement wording maps up/down through the outcome's better direction; superiority
-   takes P(improve) = P(moving in the better direction).
+1. **paths** (``plan_chains``, pure): from each anchor, a path that changes ONE differing factor
+   per step (``evaluate.imagine_order``) until the state equals the target arm;
+2. **the operator**: each step is a ``change`` question (the state before the step with the
+   carried value, and the one change); the model answers a distribution over ordered bins of the
+   standardised change (``pairs.change_edges_*``). Each step adds the expected change (bin centres
+   x the scale: the anchor's SD, or |value| when no SD is posted) to the carried value, and its
+   variance to the carried variance; the next step's prompt shows the imagined value;
+3. **the arm's belief**: the k paths form a mixture (uniform or similarity weights): mean and
+   variance of the imagined result;
+4. **the answer** comes from the imagined results (``answer_probs``): for a local question the
+   imagined target vs the posted reference; for a CT Open-format question, two arms compared with
+   their uncertainties and the sampling error of a two-group test at n per arm.
 
-When fewer than k train cells match, the remaining paths start at the question's own anchor A.
-Questions without a numeric anchor result or with non-canonical options (CT Open, ``endpoint``)
-fall back to direct prediction; the reason is counted.
+Controls on the same questions and anchors: ``retrieval`` (no model: each anchor's posted value
+carried unchanged, the same mixture and the same final comparison) and ``rag`` (the anchors with
+their posted results in one prompt; see llm.py).
 """
 from __future__ import annotations
 
@@ -28,321 +27,325 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from ..questions import DIRECTION_OPTIONS, Question, parse_decision
-from .mechanism import direction_probs, option_semantics, options_from_direction
+from ..pairs.build import cell_sd
+from ..pairs.operator import bin_centres, expected_change
+from ..pairs.prospective import compared_arms, option_roles
+from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+                         SUPERIORITY_OPTIONS, Question, parse_decision)
+from ..states import FACTOR_ORDER, PathStep, build_path, question_states, step_question
 
-FACTOR_ORDER = ("intervention", "dose", "region", "population", "phase", "time_frame")
-# fields copied from the target state when a factor changes
-FACTOR_FIELDS = {
-    "intervention": ("intervention", "arm_label", "arm_type", "arm_description", "dose_value", "dose_unit",
-                     "dose_value_mg"),
-    "dose": ("dose_value", "dose_unit", "dose_value_mg", "arm_label", "arm_description"),
-    "region": ("regions",),
-    "population": ("sex", "min_age", "max_age"),
-    "phase": ("phase",),
-    "time_frame": ("time_frame", "time_weeks"),
-}
+Z_ALPHA = 1.959963984540054
+MIN_SD = 1e-9
 
 
-def _norm(x):
-    if isinstance(x, str):
-        return x.strip().lower() or None
-    if isinstance(x, float) and math.isnan(x):
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _num(x) -> Optional[float]:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
         return None
-    if isinstance(x, (list, tuple)) or hasattr(x, "tolist"):
-        x = list(x.tolist() if hasattr(x, "tolist") else x)
-        return tuple(sorted(str(v).lower() for v in x)) or None
-    return x
-
-
-def factor_key(state: dict, factor: str):
-    """The comparable value of ``factor`` in a state (None = unknown: never a step)."""
-    if factor == "intervention":
-        return _norm(state.get("intervention"))
-    if factor == "dose":
-        v = state.get("dose_value_mg") if state.get("dose_value_mg") is not None else state.get("dose_value")
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-    if factor == "region":
-        return _norm(state.get("regions"))
-    if factor == "population":
-        key = tuple(_norm(state.get(k)) for k in ("sex", "min_age", "max_age"))
-        return None if all(v is None for v in key) else key
-    if factor == "phase":
-        return _norm(state.get("phase"))
-    if factor == "time_frame":
-        w = state.get("time_weeks")
-        return float(w) if isinstance(w, (int, float)) and not math.isnan(w) else _norm(state.get("time_frame"))
-    raise ValueError(f"unknown factor {factor!r}")
-
-
-def cell_state(row: dict) -> dict:
-    """A retrieval-pool row as a path state."""
-    keys = ("nct_id", "title", "conditions", "phase", "regions", "sex", "min_age", "max_age", "arm_label", "arm_type",
-            "arm_description", "intervention", "dose_value", "dose_unit", "dose_value_mg", "measure", "measure_norm",
-            "time_frame", "time_weeks", "unit", "better", "value", "spread", "n", "dispersion_type")
-    state = {}
-    for k in keys:
-        v = row.get(k)
-        state[k] = list(v.tolist() if hasattr(v, "tolist") else v) if isinstance(v, (list, tuple)) or hasattr(v, "tolist") else v
-    return state
-
-
-def question_states(q: Question) -> tuple[dict, dict]:
-    """(anchor state A, target state T) from a question's structured context."""
-    c = q.context or {}
-    out = c.get("outcome") or {}
-    trial_a = c.get("trial") or {}
-    trial_t = c.get("counterfactual_trial") or trial_a
-
-    def state(trial: dict, arm: dict) -> dict:
-        dose = arm.get("dose") or {}
-        res = arm.get("result") or {}
-        return {"nct_id": trial.get("nct_id"), "title": trial.get("title"), "conditions": trial.get("conditions"),
-                "phase": trial.get("phase"), "regions": trial.get("regions"), "sex": trial.get("sex"),
-                "min_age": trial.get("min_age"), "max_age": trial.get("max_age"), "arm_label": arm.get("label"),
-                "arm_type": arm.get("type"), "arm_description": arm.get("description"),
-                "intervention": arm.get("intervention"), "dose_value": dose.get("value"), "dose_unit": dose.get("unit"),
-                "dose_value_mg": dose.get("value_mg"), "measure": out.get("measure"),
-                "measure_norm": (out.get("measure") or "").lower() or None, "time_frame": out.get("time_frame"),
-                "time_weeks": out.get("time_weeks"), "unit": out.get("unit") or res.get("unit"),
-                "better": out.get("better"), "value": res.get("value"), "spread": res.get("spread"), "n": res.get("n"),
-                "dispersion_type": res.get("dispersion_type")}
-
-    a = state(trial_a, c.get("anchor") or {})
-    t = state(trial_t, c.get("target") or {})
-    if q.factor in ("time_point", "time_frame") and q.to_value:
-        t["time_frame"], t["time_weeks"] = q.to_value, None
-    return a, t
+    return v if math.isfinite(v) else None
 
 
 @dataclass
-class PathStep:
-    factor: str
-    before: dict
-    after: dict
-
-
-def build_path(start: dict, target: dict, order: Sequence[str] = FACTOR_ORDER) -> list[PathStep]:
-    """Change one differing factor at a time, in ``order``, until ``start`` matches ``target``.
-
-    A factor whose value is unknown on either side is not changed. The intervention step also
-    carries the dose (a new drug comes with its own dose), so a later dose step is then skipped."""
-    steps, state = [], dict(start)
-    for factor in order:
-        a, b = factor_key(state, factor), factor_key(target, factor)
-        if a is None or b is None or a == b:
-            continue
-        new = dict(state)
-        for f in FACTOR_FIELDS[factor]:
-            new[f] = target.get(f)
-        steps.append(PathStep(factor, state, new))
-        state = new
-    return steps
-
-
-def margin_for(value: Optional[float], spread: Optional[float], rel: float, sd: float) -> float:
-    """The meaningful-difference margin: sd x spread when a spread is posted, else rel x |value|."""
-    cands = []
-    if isinstance(spread, (int, float)) and not math.isnan(spread) and spread > 0:
-        cands.append(sd * spread)
-    if isinstance(value, (int, float)) and not math.isnan(value):
-        cands.append(rel * abs(value))
-    return max(cands) if cands and max(cands) > 0 else 1e-9
-
-
-def bridge_sign(start_value: float, anchor_value: float, margin: float) -> int:
-    """Known sign of the start cell's result vs the question's anchor result."""
-    d = start_value - anchor_value
-    return 1 if d > margin else -1 if d < -margin else 0
-
-
-def compose_signs(bridge: int, step_dists: Sequence[dict]) -> dict:
-    """P(net > 0), P(net < 0), P(net = 0) for net = bridge + sum of independent step signs."""
-    dist = {bridge: 1.0}
-    for s in step_dists:
-        new: dict[int, float] = {}
-        for v, p in dist.items():
-            for sign, key in ((1, "up"), (-1, "down"), (0, "none")):
-                new[v + sign] = new.get(v + sign, 0.0) + p * s[key]
-        dist = new
-    up = sum(p for v, p in dist.items() if v > 0)
-    down = sum(p for v, p in dist.items() if v < 0)
-    return {"up": up, "down": down, "none": max(0.0, 1.0 - up - down)}
-
-
-def _fmt_dose(s: dict) -> str:
-    v = s.get("dose_value")
-    return f"{v:g} {s.get('dose_unit') or ''}".strip() if isinstance(v, (int, float)) else "unknown dose"
-
-
-def _describe(state: dict, factor: str) -> str:
-    if factor == "intervention":
-        return f"{state.get('intervention') or state.get('arm_label')} {_fmt_dose(state)}"
-    if factor == "dose":
-        return _fmt_dose(state)
-    if factor == "region":
-        return ", ".join(state.get("regions") or []) or "unknown"
-    if factor == "population":
-        return f"sex {state.get('sex') or 'all'}, age {state.get('min_age') or '?'}-{state.get('max_age') or '?'}"
-    if factor == "phase":
-        return str(state.get("phase"))
-    return str(state.get("time_frame"))
-
-
-def step_question(step: PathStep, value: float, imagined: bool, qid: str) -> Question:
-    """A direction question for one step; the known result is ``value`` (imagined after step 1)."""
-    b, a = step.before, step.after
-
-    def trial(s: dict) -> dict:
-        return {"nct_id": s.get("nct_id"), "title": s.get("title") or "", "conditions": s.get("conditions") or [],
-                "phase": s.get("phase"), "regions": s.get("regions") or [], "sex": s.get("sex"),
-                "min_age": s.get("min_age"), "max_age": s.get("max_age")}
-
-    def arm(s: dict, result: Optional[dict]) -> dict:
-        return {"label": s.get("arm_label") or "", "type": s.get("arm_type"), "description": s.get("arm_description"),
-                "intervention": s.get("intervention"), "result": result,
-                "dose": {"value": s.get("dose_value"), "unit": s.get("dose_unit"), "value_mg": s.get("dose_value_mg")}}
-
-    label = (b.get("arm_label") or "anchor") + (" (imagined)" if imagined else "")
-    result = {"value": round(value, 4), "unit": b.get("unit"), "spread": b.get("spread"),
-              "dispersion_type": b.get("dispersion_type"), "n": b.get("n")}
-    ctx = {"trial": trial(b), "outcome": {"measure": b.get("measure"), "time_frame": b.get("time_frame"),
-                                          "unit": b.get("unit"), "better": b.get("better")},
-           "anchor": {**arm(b, result), "label": label}, "target": arm(a, None)}
-    if step.factor == "region" or step.factor == "population":
-        ctx["counterfactual_trial"] = trial(a)
-    return Question(id=qid, source="approximate", kind="time_frame" if step.factor == "time_frame" else
-                    {"intervention": "comparator", "dose": "dose", "region": "geography",
-                     "population": "population", "phase": "phase"}[step.factor],
-                    category="direction", split="test", nct_ids=[str(b.get("nct_id") or "")], factor=step.factor,
-                    from_value=_describe(b, step.factor), to_value=_describe(a, step.factor),
-                    options=list(DIRECTION_OPTIONS), answer_index=0, context=ctx, meta={"imagined": True})
-
-
-def _train_pool(cells) -> list[dict]:
-    """TRAIN-split rows of the retrieval pool (a DataFrame or a list of dicts) with a numeric value."""
-    rows = cells.to_dict("records") if hasattr(cells, "to_dict") else list(cells)
-    return [r for r in rows if r.get("split") == "train" and isinstance(r.get("value"), (int, float))
-            and not math.isnan(r["value"])]
-
-
-def retrieve_anchors(q: Question, pool: Sequence[dict], k: int) -> list[dict]:
-    """Top-k train cells for ``q``: same measure (measure_norm, else measure) and unit; ranked by
-    similarity to the target state; the question's own trials excluded."""
-    _, target = question_states(q)
-    measure = _norm(target.get("measure"))
-    unit = _norm(target.get("unit"))
-    own = set(q.nct_ids)
-    conds = set(_norm(target.get("conditions")) or ())
-    scored = []
-    for r in pool:
-        if r.get("nct_id") in own:
-            continue
-        if _norm(r.get("measure_norm")) != measure and _norm(r.get("measure")) != measure:
-            continue
-        if _norm(r.get("unit")) != unit:
-            continue
-        s = cell_state(r)
-        score = (4 * (factor_key(s, "intervention") == factor_key(target, "intervention"))
-                 + 2 * bool(conds & set(_norm(s.get("conditions")) or ()))
-                 + (factor_key(s, "phase") == factor_key(target, "phase"))
-                 + bool(set(_norm(s.get("regions")) or ()) & set(_norm(target.get("regions")) or ()))
-                 + (factor_key(s, "time_frame") == factor_key(target, "time_frame"))
-                 + (factor_key(s, "dose") == factor_key(target, "dose")))
-        scored.append((-score, str(r.get("nct_id")), str(r.get("arm_label")), s))
-    scored.sort(key=lambda t: t[:3])
-    return [s for *_, s in scored[:k]]
-
-
-def fallback_reason(q: Question) -> Optional[str]:
-    """Why imagine mode cannot run on ``q`` (then: direct), or None."""
-    if q.source == "ct_open":
-        return "ct_open_unstructured"
-    if option_semantics(q) is None:
-        return "options_not_directional"
-    anchor, target = question_states(q)
-    if not isinstance(anchor.get("value"), (int, float)):
-        return "no_anchor_result"
-    if _norm(anchor.get("measure")) != _norm(target.get("measure")) or q.kind == "outcome_measure":
-        return "outcome_changes"
-    if not build_path(anchor, target):
-        return "no_imaginable_step"
-    return None
+class Settings:
+    edges_sd: Sequence[float] = (-1.0, -0.3, 0.3, 1.0)
+    edges_rel: Sequence[float] = (-0.3, -0.05, 0.05, 0.3)
+    k: int = 3
+    order: Sequence[str] = FACTOR_ORDER
+    weights: str = "uniform"          # uniform | similarity
+    alpha_z: float = Z_ALPHA
 
 
 @dataclass
-class PathRun:
+class Chain:
+    """One path from one anchor to one target arm, with its carried belief at every step."""
+    qid: str
+    arm: str
     start: dict
     steps: list[PathStep]
-    bridge: int
-    value: float
-    dists: list[dict] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
+    scale: float                      # the standardisation of every step: anchor SD, else |value|
+    relative: bool                    # True when scale is |value| (no SD posted)
+    weight: float = 1.0
+    mean: float = 0.0
+    var: float = 0.0
+    trajectory: list[dict] = field(default_factory=list)
     invalid_steps: int = 0
 
 
-def plan_paths(q: Question, pool: Sequence[dict], k: int, margin_rel: float, margin_sd: float) -> list[PathRun]:
-    """The k paths for ``q`` (pure): retrieved train starts, padded with the question's own anchor."""
-    anchor, target = question_states(q)
-    margin = margin_for(anchor["value"], anchor.get("spread"), margin_rel, margin_sd)
-    starts = retrieve_anchors(q, pool, k)
-    runs = [PathRun(s, build_path(s, target), bridge_sign(float(s["value"]), float(anchor["value"]), margin),
-                    float(s["value"])) for s in starts]
-    while len(runs) < k:
-        runs.append(PathRun(anchor, build_path(anchor, target), 0, float(anchor["value"])))
-    return runs
+def chain_start(anchor: dict, exact: bool = True) -> tuple[float, float, bool]:
+    """(value, scale, relative) of a start state."""
+    value = _num(anchor.get("value")) or 0.0
+    sd = _num(anchor.get("sd"))
+    if sd is None or sd <= 0:
+        return value, max(abs(value), MIN_SD), True
+    return value, sd, False
+
+
+def question_targets(q: Question) -> Optional[dict[str, dict]]:
+    """{arm name: target state} for a question: 'target' for a local question, the compared arms
+    for a CT Open-format question; None when it cannot be imagined."""
+    if q.source == "ct_open":
+        states = q.context.get("arm_states") or {}
+        arms = {x for pair in compared_arms(q) for x in pair}
+        return {a: states[a] for a in sorted(arms)} if arms and arms <= set(states) and option_roles(q) else None
+    _, target = question_states(q)
+    return {"target": target}
+
+
+def fallback_reason(q: Question) -> Optional[str]:
+    """Why imagining (and its controls) cannot answer ``q``, or None."""
+    anchors = (q.context or {}).get("anchors")
+    if question_targets(q) is None:
+        return "no_target_state" if q.source == "ct_open" else "options_unknown"
+    if q.source != "ct_open":
+        anchor, _ = question_states(q)
+        if _num(anchor.get("value")) is None:
+            return "no_anchor_result"
+        if q.kind == "outcome_measure":
+            return "outcome_changes"
+        if local_roles(q) is None:
+            return "options_unknown"
+        return None
+    if not anchors or not anchors.get("arms"):
+        return "no_anchor"
+    return None
+
+
+def plan_chains(q: Question, s: Settings) -> list[Chain]:
+    """The chains of one question (pure). A local question's chain starts at its own anchor (its
+    posted result is given); a CT Open-format question's at the retrieved anchors of each arm."""
+    targets = question_targets(q) or {}
+    chains = []
+    if q.source != "ct_open":
+        anchor, target = question_states(q)
+        value, scale, rel = chain_start({**anchor, "sd": (q.meta or {}).get("sd") or cell_sd(anchor)})
+        chains.append(Chain(q.id, "target", anchor, build_path(anchor, target, s.order), scale, rel, 1.0, value, 0.0))
+        return chains
+    anchors = (q.context.get("anchors") or {}).get("arms") or {}
+    for arm, target in targets.items():
+        picked = anchors.get(arm, [])[: s.k]
+        for a in picked:
+            value, scale, rel = chain_start(a)
+            w = max(float(a.get("score") or 0.0), 1e-3) if s.weights == "similarity" else 1.0
+            chains.append(Chain(q.id, arm, a, build_path(a, target, s.order), scale, rel, w, value, 0.0))
+    return chains
+
+
+def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings) -> None:
+    """Carry the chain's belief through one step answered with bin ``probs`` (None: invalid -> no move,
+    the widest uncertainty of a uniform answer)."""
+    edges = s.edges_rel if chain.relative else s.edges_sd
+    centres = bin_centres(edges)
+    if probs is None or len(probs) != len(centres):
+        chain.invalid_steps += 1
+        probs = [1.0 / len(centres)] * len(centres)
+    mean, var = expected_change(probs, centres)
+    chain.mean += mean * chain.scale
+    chain.var += var * chain.scale ** 2
+
+
+def mixture(chains: Sequence[Chain]) -> tuple[float, float]:
+    """Mean and variance of the weighted mixture of chain beliefs (each Gaussian)."""
+    total = sum(c.weight for c in chains)
+    m = sum(c.weight * c.mean for c in chains) / total
+    second = sum(c.weight * (c.var + c.mean ** 2) for c in chains) / total
+    return m, max(second - m * m, 0.0)
+
+
+# ---------------------------------------------------------------- answers from imagined results
+
+
+def local_roles(q: Question) -> Optional[str]:
+    opts = list(q.options)
+    if opts == DIRECTION_OPTIONS:
+        return "direction"
+    if opts == CHANGE_OPTIONS:
+        return "change"
+    if opts == COMPARATIVE_OPTIONS:
+        return "comparative"
+    if opts == COMPARATIVE_OPTIONS_IMPROVEMENT:
+        return "comparative_improvement"
+    if opts == SUPERIORITY_OPTIONS:
+        return "superiority"
+    return None
+
+
+def _interval(mean: float, sd: float, lo: float, hi: float) -> float:
+    """P(lo < X <= hi) for X ~ N(mean, sd^2) (sd 0: a point mass)."""
+    if sd <= MIN_SD:
+        return float(lo < mean <= hi)
+    f = lambda x: 1.0 if x == math.inf else 0.0 if x == -math.inf else _phi((x - mean) / sd)  # noqa: E731
+    return max(f(hi) - f(lo), 0.0)
+
+
+def significance_probs(d_mean: float, d_var: float, se: float, z: float = Z_ALPHA) -> tuple[float, float, float]:
+    """(P(significantly higher), P(significantly lower), P(not significant)) of a two-group test whose
+    observed difference is the imagined difference plus sampling error: D_obs ~ N(d_mean, d_var + se^2)."""
+    sd = math.sqrt(max(d_var + se * se, MIN_SD ** 2))
+    up = 1.0 - _phi((z * se - d_mean) / sd)
+    down = _phi((-z * se - d_mean) / sd)
+    return up, down, max(1.0 - up - down, 0.0)
+
+
+def _normalise(p: Sequence[float], floor: float = 1e-6) -> list[float]:
+    p = [max(x, floor) for x in p]
+    t = sum(p)
+    return [x / t for x in p]
+
+
+def local_answer(q: Question, mean: float, var: float, s: Settings) -> list[float]:
+    """Option probabilities of a local question from the imagined target N(mean, var) vs the posted anchor."""
+    anchor, _ = question_states(q)
+    av = float(anchor["value"])
+    sd = math.sqrt(var)
+    meta = q.meta or {}
+    role = local_roles(q)
+    if role == "direction":
+        m = float(meta.get("margin") or 0.0)
+        up, down = _interval(mean - av, sd, m, math.inf), _interval(mean - av, sd, -math.inf, -m)
+        return _normalise([up, down, 1.0 - up - down])
+    if role == "change":
+        scale = _num(meta.get("sd")) or max(abs(av), MIN_SD)
+        edges = list(meta.get("edges") or (s.edges_sd if _num(meta.get("sd")) else s.edges_rel))
+        bounds = [-math.inf] + [e * scale for e in edges] + [math.inf]
+        return _normalise([_interval(mean - av, sd, lo, hi) for lo, hi in zip(bounds, bounds[1:])])
+    n = _num(anchor.get("n")) or 30.0
+    a_sd = _num(meta.get("sd")) or _num(anchor.get("spread")) or max(abs(av), MIN_SD)
+    se = a_sd * math.sqrt(2.0 / n)
+    up, down, none = significance_probs(mean - av, var, se, s.alpha_z)
+    better = (q.context.get("outcome") or {}).get("better")
+    if role == "comparative":
+        return _normalise([up, down, none])
+    improve, worsen = (up, down) if better != "lower" else (down, up)
+    if role == "comparative_improvement":
+        return _normalise([improve, worsen, none])
+    return _normalise([improve, 1.0 - improve])
+
+
+def arm_beliefs(chains: Sequence[Chain]) -> dict[str, tuple[float, float, float]]:
+    """arm -> (mean, variance, SD of one participant's result) from its chains."""
+    out = {}
+    for arm in sorted({c.arm for c in chains}):
+        cs = [c for c in chains if c.arm == arm]
+        m, v = mixture(cs)
+        sds = [c.scale for c in cs if not c.relative]
+        out[arm] = (m, v, sum(sds) / len(sds) if sds else max(abs(m), MIN_SD))
+    return out
+
+
+def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]], s: Settings) -> list[float]:
+    """Option probabilities of a CT Open-format question from the imagined arm results."""
+    states = q.context.get("arm_states") or {}
+    anchors = (q.context.get("anchors") or {}).get("arms") or {}
+    votes = Counter(a.get("better") for lst in anchors.values() for a in lst if a.get("better") in ("higher", "lower"))
+    better = votes.most_common(1)[0][0] if votes else "higher"
+
+    def n_of(arm: str) -> float:
+        n = _num((states.get(arm) or {}).get("n_planned"))
+        if n:
+            return n
+        ns = [_num(a.get("n")) for a in anchors.get(arm, []) if _num(a.get("n"))]
+        return sorted(ns)[len(ns) // 2] if ns else 30.0
+
+    def sig(a: str, b: str) -> tuple[float, float, float]:
+        """(P(a significantly better than b), P(a significantly worse), P(neither))."""
+        (ma, va, sa), (mb, vb, sb) = beliefs[a], beliefs[b]
+        sd = math.sqrt((sa * sa + sb * sb) / 2)
+        se = sd * math.sqrt(1.0 / n_of(a) + 1.0 / n_of(b))
+        up, down, none = significance_probs(ma - mb, va + vb, se, s.alpha_z)
+        return (up, down, none) if better == "higher" else (down, up, none)
+
+    probs = []
+    for role in option_roles(q) or []:
+        if role[0] == "improves":
+            probs.append(sig(role[1], role[2])[0])
+        elif role[0] == "not_improves":
+            probs.append(1.0 - sig(role[1], role[2])[0])
+        elif role[0] == "worse":
+            probs.append(sig(role[1], role[2])[1])
+        elif role[0] == "none":
+            a, b = compared_arms(q)[0]
+            probs.append(sig(a, b)[2])
+        elif role[0] in ("any_met", "none_met"):
+            p_none = 1.0
+            for a, b in compared_arms(q):
+                p_none *= 1.0 - sig(a, b)[0]
+            probs.append(1.0 - p_none if role[0] == "any_met" else p_none)
+    return _normalise(probs)
+
+
+def answer_probs(q: Question, chains: Sequence[Chain], s: Settings) -> list[float]:
+    if q.source == "ct_open":
+        return ct_format_answer(q, arm_beliefs(chains), s)
+    m, v = mixture(chains)
+    return local_answer(q, m, v, s)
+
+
+# ---------------------------------------------------------------- running the chains
 
 
 Ask = Callable[[list[Question]], list[str]]
 
 
-def imagine(questions: Sequence[Question], pool: Sequence[dict], ask: Ask, k: int = 3, margin_rel: float = 0.05,
-            margin_sd: float = 0.2) -> tuple[dict[str, Optional[list[float]]], dict[str, dict], Counter]:
-    """Run successive imagining for ``questions`` (those with a ``fallback_reason`` are skipped).
+def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
+            ) -> tuple[dict[str, list[float]], dict[str, dict], Counter]:
+    """Successive imagining for ``questions`` (none may have a ``fallback_reason``).
 
-    ``ask`` answers a batch of step questions (one generated text each). Steps are asked level by
-    level across all paths of all questions, so each model call is one batch.
-    Returns (probs by question id (None = invalid), trajectories by id, counts)."""
+    ``ask`` answers a batch of step questions with one DECISION text each; ``ask=None`` is the
+    ``retrieval`` control: no model, every step moves nothing (the anchors' posted values carried
+    unchanged). Steps are asked level by level across every chain, so each model call is one batch.
+    Returns (probabilities by question id, trajectories by id, counts)."""
     counts: Counter = Counter()
-    plans = {q.id: plan_paths(q, pool, k, margin_rel, margin_sd) for q in questions}
-    depth = max((len(r.steps) for runs in plans.values() for r in runs), default=0)
+    chains = {q.id: plan_chains(q, s) for q in questions}
+    flat = [c for cs in chains.values() for c in cs]
+    depth = max((len(c.steps) for c in flat), default=0)
     for level in range(depth):
-        batch, owners = [], []
-        for qid, runs in plans.items():
-            for p, run in enumerate(runs):
-                if level < len(run.steps):
-                    batch.append(step_question(run.steps[level], run.value, level > 0, f"{qid}/path{p}/step{level}"))
-                    owners.append(run)
-        texts = ask(batch) if batch else []
+        todo = [c for c in flat if level < len(c.steps)]
+        if ask is None:
+            for c in todo:
+                c.trajectory.append({"factor": c.steps[level].factor, "mean": c.mean, "var": c.var})
+            continue
+        batch = [step_question(c.steps[level], c.mean, None if c.relative else c.scale, c.start.get("n"), level > 0,
+                               f"{c.qid}/{c.arm}/{i}/step{level}", unit=c.start.get("unit"))
+                 for i, c in enumerate(todo)]
+        texts = ask(batch)
         counts["steps"] += len(batch)
-        for run, sq, text in zip(owners, batch, texts):
+        for c, sq, text in zip(todo, batch, texts):
             parsed = parse_decision(text, len(sq.options))
-            dist = direction_probs(sq, parsed.probs) if parsed.valid else None
-            run.texts.append(text)
-            if dist is None:
-                run.invalid_steps += 1
-                counts["invalid_steps"] += 1
-                dist = {"up": 1 / 3, "down": 1 / 3, "none": 1 / 3}
-            run.dists.append(dist)
-            b = sq.context["anchor"]["result"]
-            run.value += (dist["up"] - dist["down"]) * margin_for(b["value"], b.get("spread"), margin_rel, margin_sd)
-    probs: dict[str, Optional[list[float]]] = {}
-    trajectories: dict[str, dict] = {}
+            apply_step(c, parsed.probs if parsed.valid else None, s)
+            counts["invalid_steps"] += not parsed.valid
+            c.trajectory.append({"factor": c.steps[level].factor, "from": sq.from_value, "to": sq.to_value,
+                                 "probs": [round(p, 4) for p in parsed.probs] if parsed.valid else None,
+                                 "mean": round(c.mean, 4), "sd": round(math.sqrt(c.var), 4)})
+    probs, trajectories = {}, {}
     for q in questions:
-        runs = plans[q.id]
-        finals = [compose_signs(r.bridge, r.dists) for r in runs if r.invalid_steps == 0]
-        counts["paths"] += len(runs)
-        counts["zero_step_paths"] += sum(not r.steps for r in runs)
-        if finals:
-            mean = {key: sum(f[key] for f in finals) / len(finals) for key in ("up", "down", "none")}
-            probs[q.id] = options_from_direction(q, mean)
-        else:
-            probs[q.id] = None
-            counts["invalid_questions"] += 1
-        trajectories[q.id] = {"paths": [
-            {"start": {k2: r.start.get(k2) for k2 in ("nct_id", "arm_label", "value")}, "bridge": r.bridge,
-             "steps": [{"factor": s.factor, "from": _describe(s.before, s.factor), "to": _describe(s.after, s.factor),
-                        "text": t} for s, t in zip(r.steps, r.texts)],
-             "final": compose_signs(r.bridge, r.dists), "invalid_steps": r.invalid_steps} for r in runs],
-            "probs": probs[q.id]}
+        cs = chains[q.id]
+        counts["chains"] += len(cs)
+        counts["zero_step_chains"] += sum(not c.steps for c in cs)
+        probs[q.id] = answer_probs(q, cs, s)
+        trajectories[q.id] = {"probs": probs[q.id], "chains": [
+            {"arm": c.arm, "start": {k: c.start.get(k) for k in ("nct_id", "arm_label", "value", "sd")},
+             "weight": c.weight, "steps": c.trajectory, "final": {"mean": round(c.mean, 4), "sd": round(math.sqrt(c.var), 4)},
+             "invalid_steps": c.invalid_steps} for c in cs]}
     return probs, trajectories, counts
+
+
+def rag_question(q: Question, k: int) -> Question:
+    """The RAG control's prompt: the question with its anchors' posted results listed (``context['rag']``)."""
+    anchors = (q.context.get("anchors") or {}).get("arms") or {}
+    listed = []
+    for arm, lst in sorted(anchors.items()):
+        for a in lst[:k]:
+            listed.append({"condition": ", ".join(a.get("conditions") or []), "label": a.get("arm_label"),
+                           "type": a.get("arm_type"), "intervention": "placebo" if a.get("is_placebo") else a.get("intervention"),
+                           "dose": None if a.get("dose_value") is None else {"value": a.get("dose_value"), "unit": a.get("dose_unit")},
+                           "measure": a.get("measure"),
+                           "result": {"value": a.get("value"), "unit": a.get("unit"), "spread": a.get("spread"),
+                                      "dispersion_type": a.get("dispersion_type"), "n": a.get("n")}})
+    ctx = dict(q.context)
+    ctx["rag"] = listed
+    return Question(**{**q.__dict__, "context": ctx})

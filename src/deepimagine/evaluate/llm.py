@@ -20,21 +20,10 @@ from .. import io
 from ..models import resolve_base_path
 from ..questions import Question, format_answer, one_hot, parse_decision, render_messages
 
-try:
-    from .predictors import Prediction
-except ImportError:  # pragma: no cover - the evaluate harness not present yet
-    from dataclasses import dataclass
-
-    @dataclass
-    class Prediction:  # type: ignore[no-redef]
-        id: str
-        probs: Optional[list[float]]
-        valid: bool
-        text: str = ""
+from .prediction import Prediction
 
 log = logging.getLogger(__name__)
 
-CELLS_FILE = io.PAIRS_DIR / "cells.parquet"
 _GENERATORS: dict[tuple, object] = {}   # one loaded model at a time, shared by the modes of a model
 _TEMPERATURES: dict[tuple, dict] = {}    # (base, adapter, n) -> fitted temperature, shared by the modes of a model
 
@@ -109,18 +98,30 @@ def fit_temperature(scores: Sequence[Sequence[float]], answers: Sequence[int],
     return math.exp((a + b) / 2)
 
 
+def imagine_settings(params) -> "Settings":
+    from .imagine import Settings
+
+    ev, pp = params.evaluate, params.pairs
+    return Settings(edges_sd=tuple(pp.change_edges_sd), edges_rel=tuple(pp.change_edges_rel), k=ev.imagine_k,
+                    order=tuple(ev.imagine_order), weights=ev.imagine_weights)
+
+
 class LLMPredictor:
+    """One model (base | sft | rl) in one mode: ``direct`` (the question as is), ``rag`` (the question
+    with its anchors' posted results in the prompt) or ``imagine`` (successive imagining from the
+    same anchors). Questions imagining cannot answer fall back to direct, counted by reason."""
+
     def __init__(self, params, model: str, mode: str, models_dir: Path = io.MODELS_DIR,
-                 cells_path: Path = CELLS_FILE, train: Optional[Sequence[Question]] = None):
-        if mode not in ("direct", "imagine"):
-            raise ValueError(f"unknown mode {mode!r} (direct | imagine)")
+                 train: Optional[Sequence[Question]] = None):
+        if mode not in ("direct", "rag", "imagine"):
+            raise ValueError(f"unknown mode {mode!r} (direct | rag | imagine)")
         self.params, self.model, self.mode = params, model, mode
         self.name = f"{model}/{mode}"
         self.base, self.adapter = model_paths(model, models_dir)
-        self.cells_path = Path(cells_path)
         self.trajectories: dict[str, dict] = {}
         self.counts: Counter = Counter()
         self.train = list(train or [])
+        self._cache: dict[str, str] = {}
 
     def temperature_scaling(self) -> dict:
         """Likelihood decisions: the temperature fitted on a stratified sample of
@@ -131,7 +132,7 @@ class LLMPredictor:
             return {"temperature": 1.0, "questions": 0}
         key = (self.base, self.adapter, n)
         if key not in _TEMPERATURES:
-            from .stage import stratified_sample
+            from .sampling import stratified_sample
 
             sample = stratified_sample(self.train, n, self.params.seed)
             scores = self.option_scores(sample)
@@ -150,15 +151,24 @@ class LLMPredictor:
                                  [decision_candidates(len(q.options)) for q in questions])
 
     def ask(self, questions: Sequence[Question]) -> list[str]:
-        """One answer per question: generated (greedy) or, with ``model.decision: likelihood``,
-        the DECISION whose scores are the normalised likelihoods of each option's canonical answer."""
-        if self.params.model.decision == "likelihood":
-            t = self.temperature_scaling()["temperature"]
-            return [likelihood_answer(scores, t) for scores in self.option_scores(questions)]
-        gen = get_generator(self.params, self.base, self.adapter)
-        outs = gen.generate([render_messages(q) for q in questions], max_new_tokens=self.params.model.max_new_tokens,
-                            temperature=self.params.model.temperature, seed=self.params.seed)
-        return [o[0] for o in outs]
+        """One answer per question: generated (greedy) or, with ``model.decision: likelihood``, the
+        DECISION whose scores are the tempered likelihoods of each option's canonical answer.
+        Identical prompts (e.g. the first step of two chains from one anchor) are asked once."""
+        keys = [json.dumps(render_messages(q)) + f"|{len(q.options)}" for q in questions]
+        todo = {k: q for k, q in zip(keys, questions) if k not in self._cache}
+        if todo:
+            qs = list(todo.values())
+            if self.params.model.decision == "likelihood":
+                t = self.temperature_scaling()["temperature"]
+                texts = [likelihood_answer(scores, t) for scores in self.option_scores(qs)]
+            else:
+                gen = get_generator(self.params, self.base, self.adapter)
+                outs = gen.generate([render_messages(q) for q in qs], max_new_tokens=self.params.model.max_new_tokens,
+                                    temperature=self.params.model.temperature, seed=self.params.seed)
+                texts = [o[0] for o in outs]
+            self._cache.update(zip(todo, texts))
+            self.counts["model_calls"] += len(qs)
+        return [self._cache[k] for k in keys]
 
     def _direct(self, questions: Sequence[Question]) -> list[Prediction]:
         out = []
@@ -167,42 +177,60 @@ class LLMPredictor:
             out.append(Prediction(q.id, parsed.probs if parsed.valid else None, parsed.valid, text))
         return out
 
-    def _pool(self) -> list[dict]:
-        from .imagine import _train_pool
-
-        if not self.cells_path.exists():
-            log.warning("%s: %s missing: imagine paths start at each question's own anchor", self.name, self.cells_path)
-            return []
-        import pandas as pd
-
-        return _train_pool(pd.read_parquet(self.cells_path))
-
     def predict(self, questions: Sequence[Question]) -> list[Prediction]:
+        from .imagine import fallback_reason, imagine, rag_question
+
         questions = list(questions)
         if self.mode == "direct":
             return self._direct(questions)
-        from .imagine import fallback_reason, imagine
-
         reasons = {q.id: fallback_reason(q) for q in questions}
         direct_qs = [q for q in questions if reasons[q.id]]
-        imag_qs = [q for q in questions if not reasons[q.id]]
+        own = [q for q in questions if not reasons[q.id]]
         self.counts.update(f"fallback_{r}" for r in reasons.values() if r)
         by_id = {p.id: p for p in self._direct(direct_qs)} if direct_qs else {}
-        if imag_qs:
-            ev = self.params.evaluate
-            probs, traj, counts = imagine(imag_qs, self._pool(), self.ask, k=ev.imagine_k,
-                                          margin_rel=self.params.pairs.direction_margin_rel,
-                                          margin_sd=self.params.pairs.direction_margin_sd)
+        if self.mode == "rag" and own:
+            k = self.params.evaluate.imagine_k
+            for q, p in zip(own, self._direct([rag_question(q, k) for q in own])):
+                by_id[q.id] = p
+            self.counts["rag"] += len(own)
+        elif own:
+            probs, traj, counts = imagine(own, self.ask, imagine_settings(self.params))
             self.counts.update(counts)
-            self.counts["imagined"] += len(imag_qs)
+            self.counts["imagined"] += len(own)
             self.trajectories.update(traj)
-            for q in imag_qs:
-                p = probs[q.id]
-                by_id[q.id] = Prediction(q.id, p, p is not None, json.dumps(traj[q.id], default=str))
+            for q in own:
+                by_id[q.id] = Prediction(q.id, probs[q.id], True, json.dumps(traj[q.id], default=str))
         for q in direct_qs:
             self.trajectories[q.id] = {"fallback": reasons[q.id], "text": by_id[q.id].text}
         log.info("%s: %s", self.name, dict(self.counts))
         return [by_id[q.id] for q in questions]
+
+
+class RetrievalPredictor:
+    """The no-model control: the same anchors as imagining, their posted values carried unchanged
+    through the same mixture and the same final comparison. Questions imagining cannot answer get a
+    uniform answer (counted)."""
+
+    name = "retrieval"
+
+    def __init__(self, params):
+        self.params = params
+        self.counts: Counter = Counter()
+        self.trajectories: dict[str, dict] = {}
+
+    def predict(self, questions: Sequence[Question]) -> list[Prediction]:
+        from .imagine import fallback_reason, imagine
+
+        questions = list(questions)
+        reasons = {q.id: fallback_reason(q) for q in questions}
+        own = [q for q in questions if not reasons[q.id]]
+        self.counts.update(f"fallback_{r}" for r in reasons.values() if r)
+        probs, traj, counts = imagine(own, None, imagine_settings(self.params))
+        self.counts.update(counts)
+        self.trajectories.update(traj)
+        return [Prediction(q.id, probs[q.id], True, json.dumps(traj[q.id], default=str)) if q.id in probs
+                else Prediction(q.id, [1.0 / len(q.options)] * len(q.options), True, "fallback: uniform")
+                for q in questions]
 
 
 def make_llm_predictor(params, model: str, mode: str, train: Optional[Sequence[Question]] = None) -> LLMPredictor:

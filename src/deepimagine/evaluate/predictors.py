@@ -8,7 +8,6 @@ or model directory is missing is skipped with a warning.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -17,23 +16,13 @@ from typing import Optional, Protocol, runtime_checkable
 
 from .. import io
 from ..questions import Question
+from .prediction import Prediction
 
 log = logging.getLogger(__name__)
 
 BASELINE_NAMES = ("logistic", "random_forest", "lightgbm")
 LLM_MODELS = ("base", "sft", "rl")
 BASELINES_DIR = io.MODELS_DIR / "baselines"
-
-
-@dataclass
-class Prediction:
-    id: str
-    probs: Optional[list[float]]   # one probability per option, None when the answer was unparseable
-    valid: bool
-    text: str = ""                 # raw model output (LLMs); empty for the baselines
-
-    def to_row(self) -> dict:
-        return {"id": self.id, "probs": self.probs, "valid": self.valid, "text": self.text}
 
 
 @runtime_checkable
@@ -115,6 +104,10 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
             log.warning("majority: no training questions; skipped")
             return None
         return MajorityPredictor(train)
+    if name == "retrieval":
+        from .llm import RetrievalPredictor
+
+        return RetrievalPredictor(params)
     if name in BASELINE_NAMES:
         try:
             return BaselinePredictor(name, baselines_dir)
@@ -128,11 +121,8 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
         if not model_dir.exists() or not any(model_dir.iterdir()):
             log.warning("%s: model directory %s missing or empty; skipped", name, model_dir)
             return None
-        try:
-            llm = importlib.import_module("deepimagine.evaluate.llm")
-        except ImportError as e:
-            log.warning("%s: deepimagine.evaluate.llm unavailable (%s); skipped", name, e)
-            return None
+        from . import llm
+
         try:
             predictor = llm.make_llm_predictor(params, model, mode, train)
         except (FileNotFoundError, ImportError, OSError) as e:
@@ -144,7 +134,7 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
             except AttributeError:
                 pass
         return predictor
-    raise ValueError(f"unknown predictor {name!r} (known: majority, {', '.join(BASELINE_NAMES)}, "
+    raise ValueError(f"unknown predictor {name!r} (known: majority, retrieval, {', '.join(BASELINE_NAMES)}, "
                      f"{', '.join(LLM_MODELS)} [/mode])")
 
 

@@ -35,7 +35,9 @@ from .export import export_answers
 from .mechanism import mechanism_recovery
 from .metrics import paired_difference, score
 from .plots import safe_name, write_plots
-from .predictors import Prediction, Predictor, is_llm, make_predictors
+from .prediction import Prediction
+from .predictors import Predictor, is_llm, make_predictors
+from .sampling import stratified_sample
 from .report import headline, render_report
 
 log = logging.getLogger(__name__)
@@ -44,36 +46,6 @@ EVAL_FILE = io.METRICS_DIR / "eval.json"
 PREDICTIONS_DIR = io.METRICS_DIR / "predictions"
 PLOTS_DIR = io.METRICS_DIR / "plots"
 REPORT_FILE = io.METRICS_DIR / "report.md"
-
-
-def stratified_sample(questions: list[Question], size: Optional[int], seed: int) -> list[Question]:
-    """A deterministic sample of ``size`` questions, allocated to categories in proportion (largest
-    remainder, at least one per category when size allows), ordered by a seeded hash of the id within
-    each category. Returned in the input order. ``None`` or a size >= the set returns all questions."""
-    if size is None or size >= len(questions):
-        return list(questions)
-    if size <= 0:
-        raise ValueError("max_llm_questions must be positive (or null for all)")
-    by_cat: dict[str, list[Question]] = defaultdict(list)
-    for q in questions:
-        by_cat[q.category].append(q)
-    cats = sorted(by_cat)
-    exact = {c: size * len(by_cat[c]) / len(questions) for c in cats}
-    alloc = {c: min(len(by_cat[c]), max(1 if size >= len(cats) else 0, math.floor(exact[c]))) for c in cats}
-    for c in sorted(cats, key=lambda c: (exact[c] - math.floor(exact[c]), c), reverse=True):
-        if sum(alloc.values()) >= size:
-            break
-        if alloc[c] < len(by_cat[c]):
-            alloc[c] += 1
-    while sum(alloc.values()) > size:  # the at-least-one floor can overshoot: trim the largest
-        c = max(cats, key=lambda c: alloc[c])
-        alloc[c] -= 1
-
-    def key(q: Question) -> str:
-        return hashlib.sha256(f"{seed}:{q.id}".encode()).hexdigest()
-
-    chosen = {q.id for c in cats for q in sorted(by_cat[c], key=key)[:alloc[c]]}
-    return [q for q in questions if q.id in chosen]
 
 
 def align(questions: list[Question], predictions: list[Prediction], name: str) -> list[Prediction]:
@@ -106,11 +78,10 @@ def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predicto
             results[name]["predictor_counts"] = dict(Counter(predictor.counts) - before)
         if hasattr(predictor, "temperature_scaling"):  # LLM likelihood decisions: the fitted temperature
             results[name]["temperature_scaling"] = predictor.temperature_scaling()
-        results[name]["seconds"] = round(time.perf_counter() - started, 2)
         predictions[name] = preds
         log.info("%s: n=%d bacc=%.3f f1=%.3f ce=%.3f invalid=%.3f (%.1fs)", name, len(questions),
                  results[name]["overall_bacc"], results[name]["overall_f1"], results[name]["overall_ce"],
-                 results[name]["invalid_rate"], results[name]["seconds"])
+                 results[name]["invalid_rate"], time.perf_counter() - started)
     return results, predictions
 
 

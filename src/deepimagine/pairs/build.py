@@ -26,8 +26,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from ..questions import (COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                          SUPERIORITY_OPTIONS, Question)
+from .operator import change_bin, standardised_change
 
 Z95 = 1.959963984540054
 
@@ -52,7 +53,7 @@ def cell_sd(cell: dict) -> Optional[float]:
     SD directly; SE x sqrt(n); a (two-sided, ~95%) CI width / (2 x 1.96) x sqrt(n); an IQR / 1.349;
     for percentages of participants (no dispersion) the binomial SD 100 x sqrt(p (1 - p)).
     """
-    disp = (cell.get("dispersion_type") or "").upper()
+    disp = "_".join(str(cell.get("dispersion_type") or "").upper().replace("-", " ").split())  # 'Standard Deviation' -> STANDARD_DEVIATION
     spread = _num(cell.get("spread"))
     lo, hi = _num(cell.get("lower_limit")), _num(cell.get("upper_limit"))
     n = _num(cell.get("n"))
@@ -81,6 +82,19 @@ def cell_sd(cell: dict) -> Optional[float]:
             p = value / 100
             sd = 100 * math.sqrt(p * (1 - p)) if 0 < p < 1 else None
     return sd if sd is not None and sd > 0 and math.isfinite(sd) else None
+
+
+def pooled_sd(anchor: dict, target: dict) -> Optional[float]:
+    sds = [s for s in (cell_sd(anchor), cell_sd(target)) if s is not None]
+    return math.sqrt(sum(s * s for s in sds) / len(sds)) if sds else None
+
+
+def change_question_fields(av: float, tv: float, sd: Optional[float], settings: "BuildSettings") -> tuple[int, dict]:
+    """(answer bin, meta) of the operator question for a posted anchor -> target change."""
+    z, how = standardised_change(av, tv, sd)
+    edges = settings.change_edges_sd if how == "sd" else settings.change_edges_rel
+    return change_bin(z, edges), {"z": round(z, 6), "scale_from": how, "sd": None if sd is None else round(sd, 6),
+                                  "edges": list(edges)}
 
 
 def direction_margin(anchor: dict, target: dict, margin_sd: float, margin_rel: float) -> tuple[float, str]:
@@ -234,6 +248,8 @@ class BuildSettings:
     margin_sd: float = 0.2
     margin_rel: float = 0.05
     comparative_wording: str = "polarity_free"   # polarity_free | improvement
+    change_edges_sd: tuple = (-1.0, -0.3, 0.3, 1.0)     # operator bins, standardised by the pooled SD
+    change_edges_rel: tuple = (-0.3, -0.05, 0.05, 0.3)  # ... relative to |anchor value| without an SD
 
 
 @dataclass
@@ -268,6 +284,9 @@ def questions_for_pair(pair: dict, split: str, settings: BuildSettings, better: 
                    answer_index=direction_answer(av, tv, margin),
                    meta={**base_meta, "margin": round(margin, 6), "margin_from": how,
                          "difference": round(tv - av, 6)}, **common)
+    answer, cmeta = change_question_fields(av, tv, pooled_sd(a, t), settings)
+    yield Question(id=f"{qid}-chg", category="change", options=list(CHANGE_OPTIONS), answer_index=answer,
+                   meta={**base_meta, **cmeta}, **common)
 
     analysis = pair.get("analysis")
     if not analysis:

@@ -24,7 +24,12 @@ from .better import better_from_text
 from .build import BuildCounts, BuildSettings, questions_for_pair
 from .card import render_card
 from .cells import build_working_tables, open_registry
+from ..questions import Question
+from ..states import question_states
+from .anchors import AnchorIndex, attach_anchors
 from .ct_open import import_ct_open
+from .embed import embed_texts
+from .prospective import attach_states, compared_arms, prospective_items, protocol_states
 from .split import add_split_column, audit, parse_cutoff
 from .truth import Truth
 
@@ -81,7 +86,8 @@ class QuestionWriter:
 def _settings(params: Params) -> BuildSettings:
     p = params.pairs
     return BuildSettings(alpha=p.alpha, margin_sd=p.direction_margin_sd, margin_rel=p.direction_margin_rel,
-                         comparative_wording=getattr(p, "comparative_wording", "polarity_free"))
+                         comparative_wording=p.comparative_wording, change_edges_sd=tuple(p.change_edges_sd),
+                         change_edges_rel=tuple(p.change_edges_rel))
 
 
 def _write_cells(con, better: BetterLookup, path: Path) -> int:
@@ -113,6 +119,40 @@ def _write_cells(con, better: BetterLookup, path: Path) -> int:
         ) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)""")
     con.unregister("cell_better")
     return con.execute("SELECT count(*) FROM cells").fetchone()[0]
+
+
+def _targets_local(q: Question):
+    _, target = question_states(q)
+    return (target.get("measure"), {"target": target}) if target.get("measure") else None
+
+
+def _targets_ct_format(q: Question):
+    states = q.context.get("arm_states") or {}
+    arms = {x for pair in compared_arms(q) for x in pair}
+    if not arms or not arms <= set(states):
+        return None
+    return ((q.context.get("outcome") or {}).get("measure"), {a: states[a] for a in sorted(arms)})
+
+
+def _attach_all_anchors(bench: dict, cells_path: Path, p) -> dict:
+    """Anchors (train-split posted cells, through the AnchorIndex) for every benchmark question."""
+    import pandas as pd
+
+    cells = pd.read_parquet(cells_path)
+    train = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}   # NaN -> None
+             for r in cells[(cells["split"] == "train") & cells["value"].notna()].to_dict("records")]
+
+    def embed(texts):
+        return embed_texts(list(texts), p.approx_embedding_model)
+
+    index = AnchorIndex.build(train, embed)
+    counts = {}
+    for name, questions in bench.items():
+        targets = _targets_local if name == "test" else _targets_ct_format
+        before = p.ct_open_cutoff if name == "ct_open" else None
+        counts[name] = attach_anchors(questions, targets, index, embed, p.anchor_k, p.anchor_min_similarity, before)
+    log.info("anchors: %s", counts)
+    return counts
 
 
 def run(params: Params, registry: Path | str = io.REGISTRY_DB, truth_path: Path | str = io.TRUTH_FILE,
@@ -183,14 +223,32 @@ def run(params: Params, registry: Path | str = io.REGISTRY_DB, truth_path: Path 
     # ---- CT Open, cells, audit, card, metrics
     ct_counts = None
     files = {"train.jsonl": writer.n["train"], "test.jsonl": writer.n["test"]}
+    ct_questions: list = []
     if p.ct_open_path:
         ct_questions, ct_counts = import_ct_open(p.ct_open_path)
-        files["ct_open.jsonl"] = io.write_jsonl(out_dir / "ct_open.jsonl", (q.to_row() for q in ct_questions))
         ct_counts["by_category"] = dict(sorted(Counter(q.category for q in ct_questions).items()))
     t0 = time.perf_counter()
     files["cells.parquet"] = _write_cells(con, better, out_dir / "cells.parquet")
     timings["cells"] = time.perf_counter() - t0
+
+    # ---- the prospective benchmark, arm states and anchors of every benchmark question
+    t0 = time.perf_counter()
+    bench = {"test": [Question.from_row(r) for r in io.read_jsonl(out_dir / "test.jsonl")]}
+    if p.prospective:
+        items = list(prospective_items(con, lambda c: better(c)[0], p.alpha))
+        io.write_jsonl(out_dir / "prospective_items.jsonl", items)
+        bench["prospective"], prospective_counts = import_ct_open(out_dir / "prospective_items.jsonl")
+    if ct_questions:
+        bench["ct_open"] = ct_questions
+    ct_format = [q for name in ("prospective", "ct_open") for q in bench.get(name, [])]
+    state_counts = attach_states(ct_format, protocol_states(con, {q.nct_ids[0] for q in ct_format}))
     con.close()
+    anchor_counts = _attach_all_anchors(bench, out_dir / "cells.parquet", p)
+    for name, questions in bench.items():
+        files[f"{name}.jsonl"] = io.write_jsonl(out_dir / f"{name}.jsonl", (q.to_row() for q in questions))
+    timings["benchmarks"] = time.perf_counter() - t0
+    if ct_counts is not None:
+        ct_counts["by_category"] = dict(sorted(Counter(q.category for q in ct_questions).items()))
 
     overlap = audit(out_dir / "train.jsonl", out_dir / "test.jsonl")
     overlap["approximate_pairs_spanning_splits"] = written_spanning
@@ -220,6 +278,11 @@ def run(params: Params, registry: Path | str = io.REGISTRY_DB, truth_path: Path 
         "cells": cell_counts,
         "retrieval": retrieval,
         "ct_open": ct_counts,
+        "benchmarks": {name: {"questions": len(qs), "by_category": dict(sorted(Counter(q.category for q in qs).items()))}
+                       for name, qs in bench.items()},
+        "prospective_items": len(items) if p.prospective else 0,
+        "arm_states": dict(sorted(state_counts.items())),
+        "anchors": anchor_counts,
         "params": {k: getattr(p, k) for k in p.__dataclass_fields__},
     }
     timings["embed"] = retrieval.pop("embed_s", 0.0)       # wall clock: kept out of the tracked metrics

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import io
 from ..questions import Question
+from .imagined import imagined_questions
 from .teachers import GeneratorTeacher, OpenAITeacher, TemplateTeacher, check_trace
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 TRAIN_FILE = io.PAIRS_DIR / "train.jsonl"
 TRACES_FILE = io.TRACES_DIR / "traces.jsonl"
 DROPPED_FILE = io.TRACES_DIR / "dropped.jsonl"
+IMAGINED_FILE = io.TRACES_DIR / "imagined.jsonl"     # teacher-imagined operator steps (synthetic questions)
+CELLS_FILE = io.PAIRS_DIR / "cells.parquet"
 METRICS_FILE = io.METRICS_DIR / "traces.json"
 PARTIAL_DIR = Path("data/.traces_partial")   # the openai teacher's resume files (outside the DVC output)
 INVALID_WARN_RATE = 0.1
@@ -95,14 +98,28 @@ def build_traces(questions: list[Question], teacher) -> tuple[list[dict], list[d
     return kept, dropped, metrics
 
 
+def _read_cells(path: Path) -> list[dict]:
+    if not path.exists():
+        log.warning("%s missing: no imagined steps", path)
+        return []
+    import pandas as pd
+
+    return pd.read_parquet(path).to_dict("records")
+
+
 def run(params) -> None:
     if not TRAIN_FILE.exists():
         raise FileNotFoundError(f"{TRAIN_FILE} not found: run the 'pairs' stage first")
     questions = [Question.from_row(r) for r in io.read_jsonl(TRAIN_FILE)]
     selected = select_questions(questions, params.traces.max_traces, params.seed)
     truth = io.read_json(io.TRUTH_FILE) if Path(io.TRUTH_FILE).exists() else None
-    kept, dropped, metrics = build_traces(selected, make_teacher(params, truth))
+    teacher = make_teacher(params, truth)
+    kept, dropped, metrics = build_traces(selected, teacher)
     metrics["train_questions"] = len(questions)
+    imagined, metrics["imagined"] = imagined_questions(
+        _read_cells(CELLS_FILE), truth, teacher, params.traces.imagined_paths, params.seed,
+        params.pairs.change_edges_sd, params.pairs.change_edges_rel, params.evaluate.imagine_order)
+    io.write_jsonl(IMAGINED_FILE, (q.to_row() for q in imagined))
     io.write_jsonl(TRACES_FILE, kept)
     io.write_jsonl(DROPPED_FILE, dropped)
     io.write_json(METRICS_FILE, metrics)

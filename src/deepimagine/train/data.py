@@ -71,6 +71,21 @@ def trace_completion(q: Question, trace: str, max_reason_chars: int = 0) -> Opti
     return format_answer(parsed.probs, shorten(parsed.reason or gold_reason(q), max_reason_chars))
 
 
+def operator_first(questions: list[Question], cap: Optional[int], seed: int) -> list[Question]:
+    """Under a ``cap``, the local-operator ('change') questions first, every one when the cap allows,
+    then a seeded sample of the others; file order kept within each group."""
+    if cap is None or len(questions) <= cap:
+        return list(questions)
+    rng = random.Random(seed)
+    ops = [q for q in questions if q.category == "change"]
+    rest = [q for q in questions if q.category != "change"]
+    if len(ops) >= cap:
+        keep = set(id(q) for q in rng.sample(ops, cap))
+        return [q for q in ops if id(q) in keep]
+    picked = set(id(q) for q in rng.sample(rest, cap - len(ops)))
+    return ops + [q for q in rest if id(q) in picked]
+
+
 @dataclass
 class SftData:
     rows: list[dict]

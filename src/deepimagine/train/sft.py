@@ -30,12 +30,17 @@ CHECKPOINT_DIR = common.CHECKPOINTS_DIR / "sft"
 
 def build_examples(params: Params, tokenizer, train_file: Path = data.TRAIN_FILE,
                    traces_file: Path = data.TRACES_FILE) -> tuple[list[dict], dict]:
-    """Prompt-completion rows for the natural pairs, without those longer than ``sft.max_length``."""
+    """Prompt-completion rows for the natural pairs and the teacher-imagined operator steps
+    (``sft.imagined_steps``), without those longer than ``sft.max_length``."""
     sp = params.sft
     questions = data.load_questions(train_file, source="natural")
     if not questions:
         raise ValueError(f"{train_file} has no natural questions to fine-tune on")
-    built = data.sft_rows(questions, data.load_traces(traces_file), sp.max_reason_chars, sp.max_examples, params.seed)
+    imagined_file = Path(traces_file).parent / "imagined.jsonl"
+    if sp.imagined_steps and imagined_file.exists():
+        questions += data.load_questions(imagined_file)
+    questions = data.operator_first(questions, sp.max_examples, params.seed)
+    built = data.sft_rows(questions, data.load_traces(traces_file), sp.max_reason_chars, None, params.seed)
     rows, too_long = [], 0
     for row in built.rows:
         n_tokens = len(tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True,
