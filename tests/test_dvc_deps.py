@@ -9,12 +9,15 @@ beside ``tables/build.py``). A ``deps`` directory covers the files under it, but
 depend on a package file it does not run (no over-wide directories).
 
 Params: every read of a ``Params`` value, tracked by type from the dataclasses in ``params.py``.
-A value is typed when it is named ``params`` (or ``self.params``), annotated with a params class
-(``hp: BaselinesParams``), or assigned from a typed value (``p = params.pairs``); ``p.alpha`` and
-``getattr(p, "alpha")`` read ``pairs.alpha``. A typed section used any other way (passed on, iterated,
-``getattr`` with a computed name) counts as reading the whole section, unless it is passed to a
-function of the closure whose parameter takes it typed (annotated with its class, or named ``params``
-for ``Params``), whose body is then what counts. A declared section covers its keys.
+A value is typed when it is a function parameter named ``params`` (unannotated) or ``self.params``,
+annotated with a params class (``hp: BaselinesParams``), returned by a function annotated to return
+one (``params_mod.load(...)``), or assigned to a local name from a typed value (``p = params.pairs``);
+``p.alpha`` and ``getattr(p, "alpha")`` read ``pairs.alpha``. A typed section used any other way
+(passed on, stored on an object, iterated, ``getattr`` with a computed name) counts as reading the
+whole section, unless it is passed to a function of the closure (matched by name) whose parameter
+takes it typed (annotated with its class, or named ``params`` for ``Params``), whose body is then
+what counts. ``params.py`` is the schema, not a reader. A declared section covers its keys; a
+declared param that nothing reads fails too (a typo, or a read that went away).
 
 Escape hatch, for what static analysis cannot see: a comment on the line that does it,
 ``# dvc-deps: deepimagine.some.module src/deepimagine/some/file.sql`` (extra files or modules) or
@@ -187,7 +190,7 @@ def typed_parameters(trees: dict[str, ast.Module], schema: dict) -> dict[str, di
                 for i, a in enumerate(args + fn.args.kwonlyargs):
                     cls = _annotation_class(a.annotation, schema) or ("Params" if a.arg == "params" else None)
                     if cls:
-                        slot = out.setdefault(fn.name if fn.name != "__init__" else "__init__", {})
+                        slot = out.setdefault(fn.name, {})
                         if i < len(args):
                             slot[i - offset] = cls
                         slot[a.arg] = cls
