@@ -330,3 +330,128 @@ def test_12_symlinks_outside_and_zip_bombs_are_refused(tmp_path):
     assert "outside the dump directory" in q["link.json"]
     assert "zip bomb" in q["bomb.zip!page.json"]
     assert "duplicate" in q["ok.json"] or "duplicate" in q["inner.json"]
+
+
+# ---------------------------------------------------------------- 8-10, 14: the tables stage
+
+import duckdb  # noqa: E402
+
+from deepimagine.tables.build import build  # noqa: E402
+
+
+def _gz(path: Path, lines: list[str]) -> Path:
+    with gzip.open(path, "wb") as f:
+        f.write(("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def _rejects(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT nct_id, line, level, reason, detail FROM rejects ORDER BY line NULLS LAST, reason").fetchall()
+    finally:
+        con.close()
+
+
+def _query(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("cut", ["end", "middle"])
+def test_8_a_damaged_gzip_keeps_what_precedes_and_rejects_the_rest(tmp_path, cut):
+    import random
+
+    rng = random.Random(0)  # incompressible-ish text: many deflate blocks, so damage lands mid-file
+    src = _gz(tmp_path / "studies.jsonl.gz", [json.dumps(_study(i, text="".join(rng.choice("abcdefgh ") for _ in range(400))))
+                                              for i in range(400)])
+    data = bytearray(src.read_bytes())
+    if cut == "end":
+        data = data[: len(data) - 40]
+    else:  # corrupt a run of bytes in the middle of the deflate stream
+        mid = len(data) // 2
+        data[mid:mid + 64] = bytes(64)
+    src.write_bytes(bytes(data))
+    result = build(src, tmp_path / "r.duckdb", threads=1, memory_limit="1GB")
+    rej = _rejects(tmp_path / "r.duckdb")
+    tail = [r for r in rej if r[3] == "unreadable gzip"]
+    assert len(tail) == 1 and ("cut short" in tail[0][4] or "corrupt" in tail[0][4])
+    assert 0 < result.rows["studies"] < 400
+    assert result.studies_in_raw == result.rows["studies"] + len({r[1] for r in rej if r[2] == "study"})
+    assert result.accounting["checks"]["tables: read = studies + rejected"]
+
+
+def test_10_invalid_utf8_in_the_studies_file_is_rejected_not_repaired(tmp_path):
+    src = tmp_path / "studies.jsonl.gz"
+    good = [json.dumps(_study(i)).encode() for i in range(3)]
+    bad = json.dumps(_study(9, note="caf\u00e9"), ensure_ascii=False).encode().replace("\u00e9".encode(), b"\xe9")  # latin-1 byte
+    with gzip.open(src, "wb") as f:
+        f.write(b"\n".join([good[0], bad, good[1], good[2]]) + b"\n")
+    result = build(src, tmp_path / "r.duckdb", threads=1, memory_limit="1GB")
+    assert result.rows["studies"] == 3
+    assert [(r[1], r[3]) for r in _rejects(tmp_path / "r.duckdb")] == [(2, "invalid UTF-8")]
+    assert not _query(tmp_path / "r.duckdb", "SELECT * FROM studies WHERE nct_id = 'NCT80000009'")
+
+
+def test_9_non_string_and_malformed_nct_ids_are_rejected(tmp_path):
+    rows = [_study(1), _study(2), _study(3), _study(4), _study(5)]
+    rows[1]["protocolSection"]["identificationModule"]["nctId"] = 83000014
+    rows[2]["protocolSection"]["identificationModule"]["nctId"] = {"id": "NCT80000003"}
+    rows[3]["protocolSection"]["identificationModule"]["nctId"] = "NCT123"
+    src = _gz(tmp_path / "studies.jsonl.gz", [json.dumps(r) for r in rows])
+    result = build(src, tmp_path / "r.duckdb", threads=1, memory_limit="1GB")
+    assert sorted(r[0] for r in _query(tmp_path / "r.duckdb", "SELECT nct_id FROM studies")) == ["NCT80000001", "NCT80000005"]
+    rej = [(r[1], r[3], r[4]) for r in _rejects(tmp_path / "r.duckdb")]
+    assert rej == [(2, "malformed nctId", "83000014"), (3, "malformed nctId", '{"id":"NCT80000003"}'),
+                   (4, "malformed nctId", "NCT123")]
+    # the dump and the tables agree: the same three are invalid there
+    assert [dump.nct_id(r) for r in rows] == ["NCT80000001", None, None, None, "NCT80000005"]
+    assert result.rows["studies"] == 2
+
+
+def test_10_one_accounting_reconciles_every_dump_item(tmp_path):
+    d = tmp_path / "dump"
+    d.mkdir()
+    (d / "a.jsonl").write_text("\n".join([json.dumps(_study(1)), "{not json", json.dumps(_study(2)),
+                                          json.dumps(_study(1)), json.dumps({"FullStudiesResponse": {}}), "42"]) + "\n")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    summary = dump.collect(d, raw / "studies.jsonl.gz", progress=False)
+    from deepimagine.registry.stage import sha256_file
+
+    manifest = {"source": "dump", **summary, "studies_sha256": sha256_file(raw / "studies.jsonl.gz")}
+    (raw / "manifest.json").write_text(json.dumps(manifest))
+    result = build(raw / "studies.jsonl.gz", tmp_path / "r.duckdb", threads=1, memory_limit="1GB")
+    acc = result.accounting
+    assert acc["reconciled"], acc
+    assert acc["totals"]["download"] == {"read": 6, "written": 3, "duplicate": 1, "unreadable": 2}
+    assert acc["totals"]["tables"] == {"read": 3, "studies": 2, "rejected": 1}
+    rej = [(r[2], r[3], r[4]) for r in _rejects(tmp_path / "r.duckdb")]
+    assert ("download", "duplicate: duplicate of an earlier NCT80000001", "a.jsonl:4") in rej
+    assert sum(1 for r in rej if r[0] == "download") == 3  # duplicate + two unreadable: every item not written
+    assert ("study", "legacy v1 format (FullStudiesResponse)", None) in rej
+    table = _query(tmp_path / "r.duckdb", "SELECT stage, outcome, items FROM accounting WHERE reason IS NULL ORDER BY ALL")
+    assert ("download", "read", 6) in table and ("tables", "studies", 2) in table
+
+
+def _arm_study(groups: list[str], arms: list[str]) -> dict:
+    s = _study(50)
+    s["protocolSection"]["armsInterventionsModule"] = {"armGroups": [{"label": a, "type": "EXPERIMENTAL"} for a in arms]}
+    s["resultsSection"] = {"outcomeMeasuresModule": {"outcomeMeasures": [{
+        "type": "PRIMARY", "title": "FEV1", "groups": [{"id": f"OG{i:03d}", "title": g} for i, g in enumerate(groups)]}]}}
+    return s
+
+
+def test_14_pooled_groups_and_ties_map_to_no_arm_plural_near_misses_map(tmp_path):
+    s = _arm_study(["Part 1: Drug X + Drug Y, all dose levels", "Asthmatics", "Dose Level", "Total"],
+                   ["Dose Level 1", "Dose Level 2", "Asthmatic", "Part 1: Drug X"])
+    src = _gz(tmp_path / "studies.jsonl.gz", [json.dumps(s)])
+    build(src, tmp_path / "r.duckdb", threads=1, memory_limit="1GB")
+    got = dict(_query(tmp_path / "r.duckdb", "SELECT title, arm_id FROM result_groups"))
+    assert got == {"Part 1: Drug X + Drug Y, all dose levels": None,  # pooled, not 'Dose Level 1'
+                   "Asthmatics": 2,                                   # plural near miss
+                   "Dose Level": None,                                # tie between Dose Level 1 and 2
+                   "Total": None}

@@ -10,11 +10,18 @@ Three set-based stages:
    text normalisers that are easier in Python (doses, time frames, intervention names) run once per
    DISTINCT string and are joined back.
 
-Invariant: non-blank lines = rows in ``studies`` + distinct lines with a study-level reject.
+Invariant: non-blank lines (+ 1 for an unreadable gzip tail) = rows in ``studies`` + distinct lines with a
+study-level reject. A gzip cut short or corrupt keeps the lines before the damage and rejects the rest as
+one 'unreadable gzip' item; a line that is not valid UTF-8 is rejected ('invalid UTF-8'), never repaired.
+An nctId must be a string like NCT01234567 ('malformed nctId' otherwise).
+
+Accounting: when the download's ``manifest.json`` sits next to the studies file, its counts and its
+``quarantine`` rows (items that never reached the studies file) join the tables' own: the ``accounting``
+table holds, per stage, how many input items were read, written, duplicate, unreadable, quarantined or
+rejected and why; the download's quarantined items are also ``rejects`` rows of level 'download'.
 """
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -24,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import duckdb
 import pyarrow as pa
@@ -97,7 +104,7 @@ TYPE_CHECKS = [
 ]
 
 TABLES = ["studies", "conditions", "arms", "interventions", "arm_interventions", "doses", "outcomes",
-          "result_groups", "measurements", "analyses", "countries", "eligibility", "rejects"]
+          "result_groups", "measurements", "analyses", "countries", "eligibility", "rejects", "accounting"]
 
 MACROS = r"""
 CREATE OR REPLACE TEMP MACRO parse_date(x) AS coalesce(
@@ -117,6 +124,7 @@ CREATE OR REPLACE TEMP MACRO pv_parts(x) AS regexp_extract(
     '^(?:[pP]\s*)?(<=|>=|<|>|=)?([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$', ['modifier', 'number']);
 CREATE OR REPLACE TEMP MACRO label_norm(x) AS nullif(trim(regexp_replace(regexp_replace(lower(coalesce(x, '')),
     '\([^)]*\)', ' ', 'g'), '[^a-z0-9]+', ' ', 'g')), '');
+CREATE OR REPLACE TEMP MACRO label_stem(x) AS regexp_replace(label_norm(x), '([a-z]{3,}[^s])s\b', '\1', 'g');
 CREATE OR REPLACE TEMP MACRO text_norm(x) AS nullif(trim(regexp_replace(lower(coalesce(x, '')), '[^a-z0-9]+', ' ', 'g')), '');
 CREATE OR REPLACE TEMP MACRO cut(x) AS left(CAST(x AS VARCHAR), 200);
 """
@@ -130,6 +138,7 @@ class BuildResult:
     rejects_by_reason: dict[str, int]
     rejects_by_level: dict[str, int]
     seconds: float
+    accounting: dict = None  # type: ignore[assignment]
 
     def metrics(self) -> dict:
         return {
@@ -137,6 +146,7 @@ class BuildResult:
             "rows": self.rows,
             "rejects_by_reason": self.rejects_by_reason,
             "rejects_by_level": self.rejects_by_level,
+            "accounting": self.accounting,
             "seconds": round(self.seconds, 3),
         }
 
@@ -153,8 +163,13 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def build(studies_path: str | Path, db_path: str | Path, threads: int = 2, memory_limit: str = "4GB") -> BuildResult:
-    """Build the registry database at ``db_path`` (atomically: a temp file renamed on success)."""
+def build(studies_path: str | Path, db_path: str | Path, threads: int = 2, memory_limit: str = "4GB",
+          manifest_path: str | Path | None = None) -> BuildResult:
+    """Build the registry database at ``db_path`` (atomically: a temp file renamed on success).
+
+    ``manifest_path``: the download's manifest (default: ``manifest.json`` next to the studies file, when
+    there) whose counts and quarantine join the accounting.
+    """
     started = time.perf_counter()
     studies_path, db_path = Path(studies_path), Path(db_path)
     if not studies_path.exists():
@@ -170,7 +185,9 @@ def build(studies_path: str | Path, db_path: str | Path, threads: int = 2, memor
             con.execute(f"SET memory_limit = {_sql_str(memory_limit)}")
             con.execute("SET preserve_insertion_order = true")
             con.execute(f"SET temp_directory = {_sql_str(str(db_path.parent / '.duckdb_tmp'))}")
-            result = _build_into(con, studies_path)
+            manifest = _read_manifest(Path(manifest_path) if manifest_path else studies_path.parent / "manifest.json",
+                                      studies_path)
+            result = _build_into(con, studies_path, manifest)
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -185,14 +202,37 @@ def build(studies_path: str | Path, db_path: str | Path, threads: int = 2, memor
     return result
 
 
-def _build_into(con: duckdb.DuckDBPyConnection, studies_path: Path) -> BuildResult:
+def _read_manifest(path: Path, studies_path: Path) -> Optional[dict]:
+    """The download manifest when it exists and describes this studies file (by sha256), else None."""
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        log.warning("%s is unreadable (%s); the accounting covers the tables stage only", path, e)
+        return None
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(studies_path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if not isinstance(manifest, dict) or manifest.get("studies_sha256") != digest.hexdigest():
+        log.warning("%s does not describe %s (sha256 differs); the accounting covers the tables stage only",
+                    path, studies_path)
+        return None
+    return manifest
+
+
+def _build_into(con: duckdb.DuckDBPyConnection, studies_path: Path, manifest: Optional[dict] = None) -> BuildResult:
     con.execute(schema_sql())
     con.execute(MACROS)
     con.execute(regions_sql())
     _stage1_lines(con, studies_path)
     _stage2_studies(con)
+    _download_rejects(con, manifest)
     _stage3_tables(con)
-    return _summarise(con)
+    return _summarise(con, manifest)
 
 
 # ----------------------------------------------------------------- stage 1: lines
@@ -205,37 +245,56 @@ def _build_into(con: duckdb.DuckDBPyConnection, studies_path: Path) -> BuildResu
 MAX_LINE_BYTES, CSV_BUFFER_BYTES = 16 * 2**20, 32 * 2**20
 
 
-def count_lines(path: Path) -> int:
-    """Number of lines in a (possibly gzipped, possibly multi-member) text file, as a line reader sees them."""
-    n, last = 0, b""
+def _raw_chunks(path: Path, problem: list) -> Iterator[bytes]:
+    """Decompressed bytes of a (possibly gzipped, possibly multi-member) file; stops at damage.
+
+    A corrupt stream or one cut short ends the iteration and appends the reason to ``problem``.
+    """
     with open(path, "rb") as f:
         if path.suffix != ".gz":
-            for chunk in iter(lambda: f.read(1 << 22), b""):
-                n += chunk.count(b"\n")
-                last = chunk[-1:]
-        else:
-            d = zlib.decompressobj(31)
-            for chunk in iter(lambda: f.read(1 << 22), b""):
-                while chunk:
+            yield from iter(lambda: f.read(1 << 22), b"")
+            return
+        d, started = zlib.decompressobj(31), False
+        for chunk in iter(lambda: f.read(1 << 16), b""):  # small pieces: damage loses little before it
+            while chunk:
+                try:
                     out = d.decompress(chunk)
-                    n += out.count(b"\n")
-                    last = out[-1:] or last
-                    chunk = b""
-                    if d.eof:  # next gzip member
-                        chunk, d = d.unused_data, zlib.decompressobj(31)
-            out = d.flush()
-            n += out.count(b"\n")
-            last = out[-1:] or last
-    return n + (1 if last and last != b"\n" else 0)
+                except zlib.error as e:
+                    problem.append(f"corrupt gzip data ({e})")
+                    return
+                started = True
+                yield out
+                chunk = b""
+                if d.eof:  # next gzip member
+                    chunk, d, started = d.unused_data, zlib.decompressobj(31), False
+        if started and not d.eof:
+            problem.append("the gzip stream is cut short (no end-of-stream marker)")
+        yield d.flush()
+
+
+def scan_lines(path: Path) -> tuple[int, Optional[str]]:
+    """(lines a line reader sees, why the file could not be read to its end or None)."""
+    n, last, problem = 0, b"", []
+    for out in _raw_chunks(path, problem):
+        n += out.count(b"\n")
+        last = out[-1:] or last
+    return n + (1 if last and last != b"\n" else 0), (problem[0] if problem else None)
+
+
+def count_lines(path: Path) -> int:
+    """Number of lines in a (possibly gzipped, possibly multi-member) text file, as a line reader sees them."""
+    return scan_lines(path)[0]
 
 
 def _stage1_lines(con, studies_path: Path) -> None:
     # One VARCHAR column per line: no delimiter / quote / escape can split a JSON line (\x01 never
     # occurs unescaped in valid JSON; an invalid line that holds one is still one line thanks to
     # strict_mode=false + null_padding). Blank lines come through as NULL, keeping line numbers.
+    # bad_lines: lines the exact reader found not to be UTF-8, and the unreadable tail of a damaged gzip.
+    con.execute("CREATE OR REPLACE TEMP TABLE bad_lines (line BIGINT, reason VARCHAR, detail VARCHAR)")
     src = _sql_str(str(studies_path))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="count") as pool:
-        expected = pool.submit(count_lines, studies_path)
+        expected = pool.submit(scan_lines, studies_path)
         try:
             con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE lines AS
@@ -248,32 +307,62 @@ def _stage1_lines(con, studies_path: Path) -> None:
             got, problem = con.execute("SELECT count(*) FROM lines").fetchone()[0], None
         except duckdb.Error as e:
             got, problem = None, str(e)[:200]
-        n_lines = expected.result()
-    if got == n_lines:
+        n_lines, damage = expected.result()
+    if got == n_lines and damage is None:
         return
-    log.warning("%s: DuckDB read %s of %d lines (%s); reading the lines again with the exact reader",
-                studies_path, got, n_lines, problem or "a line too long for its buffers")
+    if damage is not None:
+        log.warning("%s: %s after %d lines; those lines are kept, the rest is rejected as one unreadable item",
+                    studies_path, damage, n_lines)
+    else:
+        log.warning("%s: DuckDB read %s of %d lines (%s); reading the lines again with the exact reader",
+                    studies_path, got, n_lines, problem or "a line too long for its buffers")
     _exact_lines(con, studies_path)
     got = con.execute("SELECT count(*) FROM lines").fetchone()[0]
     if got != n_lines:
         raise RuntimeError(f"{studies_path}: read {got} lines, expected {n_lines}")
+    if damage is not None:
+        con.execute("INSERT INTO bad_lines VALUES (?, 'unreadable gzip', ?)", [n_lines + 1, damage])
 
 
 def _exact_lines(con, studies_path: Path, batch: int = 2000) -> None:
-    """The slow, exact path: lines split by Python, loaded into DuckDB in Arrow batches."""
+    """The slow, exact path: lines split by Python (stopping at gzip damage), loaded in Arrow batches.
+
+    A line that is not valid UTF-8 is kept as its repaired text for the reject's detail and listed in
+    ``bad_lines``, so it is rejected, never parsed as repaired text.
+    """
     con.execute("CREATE OR REPLACE TEMP TABLE lines (txt VARCHAR)")  # appended in file order: line = rowid + 1
-    opener = gzip.open if studies_path.suffix == ".gz" else open
-    with opener(studies_path, "rb") as f:
-        lines, txts = [], []
-        for i, raw in enumerate(f, start=1):
-            text = raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
-            lines.append(i)
-            txts.append(text or None)
-            if len(lines) == batch:
-                _append_lines(con, lines, txts)
-                lines, txts = [], []
+    lines, txts, bad, tail, i = [], [], [], b"", 0
+
+    def flush():
+        nonlocal lines, txts
         if lines:
             _append_lines(con, lines, txts)
+        lines, txts = [], []
+
+    def add(raw: bytes):
+        nonlocal i
+        i += 1
+        raw = raw.rstrip(b"\r\n")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            text = raw.decode("utf-8", errors="replace")
+            bad.append((i, "invalid UTF-8", f"byte {e.start}: " + text[:200]))
+        lines.append(i)
+        txts.append(text or None)
+        if len(lines) == batch:
+            flush()
+
+    for out in _raw_chunks(studies_path, []):
+        parts = (tail + out).split(b"\n")
+        tail = parts.pop()
+        for raw in parts:
+            add(raw)
+    if tail:
+        add(tail)
+    flush()
+    if bad:
+        con.executemany("INSERT INTO bad_lines VALUES (?, ?, ?)", bad)
 
 
 def _append_lines(con, lines: list[int], txts: list[Optional[str]]) -> None:
@@ -292,23 +381,30 @@ def _stage2_studies(con) -> None:
     structure = _sql_str(json.dumps(STRUCTURE))
     con.execute(f"""
         CREATE TEMP TABLE s AS
-        SELECT line, status, CASE WHEN status = 'invalid JSON' THEN cut(txt) END AS detail,
-               CASE WHEN status = 'ok' THEN nullif(trim(d.protocolSection.identificationModule.nctId), '') END AS nct_id,
+        SELECT line, status, CASE WHEN status = 'invalid JSON' THEN cut(txt) WHEN status = 'invalid UTF-8' THEN bad_detail
+                                  WHEN status = 'ok' AND nct_raw IS NOT NULL AND NOT nct_ok THEN cut(nct_raw) END AS detail,
+               CASE WHEN status = 'ok' AND nct_ok THEN nct_raw END AS nct_id,
+               status = 'ok' AND nct_raw IS NOT NULL AND NOT nct_ok AS malformed_id,
                status = 'ok' AND d.FullStudiesResponse IS NOT NULL AS legacy, d
         FROM (
-            SELECT line, txt, d, CASE
+            SELECT line, txt, d, bad_detail, d.protocolSection.identificationModule.nctId AS nct_raw,
+                   -- an nctId is a JSON string like NCT01234567: a number or an object never matches
+                   coalesce(regexp_full_match(d.protocolSection.identificationModule.nctId, 'NCT[0-9]{{8}}'), false) AS nct_ok,
+                   CASE
+                WHEN bad_detail IS NOT NULL THEN 'invalid UTF-8'
                 WHEN blank THEN 'blank'
                 WHEN d IS NULL THEN 'invalid JSON'
                 WHEN NOT is_object THEN 'not a JSON object'
                 ELSE 'ok' END AS status
             FROM (SELECT line, txt, try(json_transform(txt, {structure})) AS d,
+                         (SELECT any_value(b.detail) FROM bad_lines b WHERE b.line = l.line) AS bad_detail,
                          CASE WHEN txt IS NULL THEN true WHEN strlen(txt) > 256 THEN false ELSE trim(txt) = '' END AS blank,
                          starts_with(ltrim(left(txt, 256)), '{{') AS is_object
-                  FROM (SELECT rowid + 1 AS line, txt FROM lines)))
+                  FROM (SELECT rowid + 1 AS line, txt FROM lines) l))
     """)
     con.execute("""
         CREATE TEMP TABLE line_status AS
-        SELECT line, status, nct_id, legacy,
+        SELECT line, status, nct_id, legacy, malformed_id,
                CASE WHEN status = 'ok' AND NOT legacy AND nct_id IS NOT NULL
                     THEN row_number() OVER (PARTITION BY nct_id, (status = 'ok' AND NOT legacy AND nct_id IS NOT NULL) ORDER BY line) END AS rk,
                CASE WHEN status = 'ok' AND NOT legacy AND nct_id IS NOT NULL
@@ -319,11 +415,17 @@ def _stage2_studies(con) -> None:
     con.execute("""
         CREATE TEMP TABLE rej AS
         SELECT NULL::VARCHAR AS nct_id, line, 'study' AS level, NULL::VARCHAR AS tbl, status AS reason, detail
-        FROM s WHERE status IN ('invalid JSON', 'not a JSON object')
+        FROM s WHERE status IN ('invalid JSON', 'not a JSON object', 'invalid UTF-8')
+        UNION ALL
+        SELECT NULL, line, 'study', NULL, 'unreadable gzip', detail FROM bad_lines WHERE reason = 'unreadable gzip'
         UNION ALL
         SELECT NULL, line, 'study', NULL, 'legacy v1 format (FullStudiesResponse)', NULL FROM line_status WHERE legacy
         UNION ALL
-        SELECT NULL, line, 'study', NULL, 'missing nctId', NULL FROM line_status WHERE status = 'ok' AND NOT legacy AND nct_id IS NULL
+        SELECT NULL, s.line, 'study', NULL, 'malformed nctId', s.detail
+        FROM s JOIN line_status l USING (line) WHERE l.malformed_id AND NOT l.legacy
+        UNION ALL
+        SELECT NULL, line, 'study', NULL, 'missing nctId', NULL
+        FROM line_status WHERE status = 'ok' AND NOT legacy AND nct_id IS NULL AND NOT malformed_id
         UNION ALL
         SELECT nct_id, line, 'study', NULL, 'duplicate nctId', 'first seen at line ' || first_line
         FROM line_status WHERE rk > 1
@@ -604,7 +706,13 @@ def _value_rejects_studies(con) -> None:
 
 
 def _result_groups(con) -> None:
-    """result_groups with their design arm: exact label, exact description, containment, then fuzzy title."""
+    """result_groups with their design arm: exact label, exact description, containment, then fuzzy title.
+
+    Labels are compared normalised and with plural 's' dropped ('Asthmatics' = 'Asthmatic'). A treatment
+    sequence or a pooled group ('all dose levels', 'total', 'pooled') maps to no arm unless a label
+    or description matches exactly. Several candidates in the best tier map to no arm unless one is clearly
+    the most similar (Jaro-Winkler ahead of the runner-up by at least 0.1).
+    """
     con.execute("""
         CREATE TEMP TABLE t_groups AS
         WITH g AS (SELECT nct_id, outcome_id, unnest(o.groups) AS g FROM t_om),
@@ -618,34 +726,41 @@ def _result_groups(con) -> None:
     con.execute("""
         CREATE TEMP TABLE t_group_arm AS
         WITH gk AS (SELECT DISTINCT nct_id, title, description FROM t_groups),
-        ak AS (SELECT nct_id, arm_id, label_norm(a.label) AS ln, a.description AS adesc FROM t_arms),
+        ak AS (SELECT nct_id, arm_id, label_norm(a.label) AS ln, label_stem(a.label) AS ls, a.description AS adesc FROM t_arms),
         gt AS (SELECT nct_id, title, label_norm(title) AS tn FROM (SELECT DISTINCT nct_id, title FROM gk)),
         exact AS (  -- the common case, cheap: one arm with the same normalised label
             SELECT gt.nct_id, gt.title, min(ak.arm_id) AS arm_id
             FROM gt JOIN ak ON ak.nct_id = gt.nct_id AND ak.ln = gt.tn
             GROUP BY ALL HAVING count(*) = 1),
-        rest AS (SELECT gk.*, label_norm(gk.title) AS tn, text_norm(gk.description) AS dn,
-                        -- 'Placebo->OL CZP', 'X then Y', 'switched to Y': a treatment sequence is not one design arm
-                        regexp_matches(lower(coalesce(gk.title, '')), '(->|=>|\u2192|\\bthen\\b|\\bfollowed by\\b|\\bswitch)') AS is_sequence
+        rest AS (SELECT gk.*, label_norm(gk.title) AS tn, label_stem(gk.title) AS ts, text_norm(gk.description) AS dn,
+                        -- 'Placebo->OL CZP', 'X then Y', 'switched to Y': a treatment sequence is not one design arm;
+                        -- 'Part 1: X + Y, all dose levels', 'Total', 'Pooled': neither is a pooled group
+                        regexp_matches(lower(coalesce(gk.title, '')), '(->|=>|\u2192|\\bthen\\b|\\bfollowed by\\b|\\bswitch)')
+                        OR regexp_matches(lower(coalesce(gk.title, '')),
+                                          '(\\ball\\b|\\bpooled\\b|\\btotal\\b|\\bcombined\\b|\\boverall\\b|\\bentire\\b)') AS is_sequence
                  FROM gk ANTI JOIN exact USING (nct_id, title)),
         cands AS (
             SELECT r.nct_id, r.title, r.description, ak.arm_id,
                    CASE WHEN r.tn = ak.ln THEN 5
                         WHEN r.dn = text_norm(ak.adesc) THEN 4
                         WHEN r.is_sequence THEN NULL
-                        WHEN contains(' ' || r.tn || ' ', ' ' || ak.ln || ' ') THEN 3
-                        WHEN contains(' ' || ak.ln || ' ', ' ' || r.tn || ' ') THEN 2.5
+                        WHEN r.ts = ak.ls THEN 3.5
+                        WHEN contains(' ' || r.ts || ' ', ' ' || ak.ls || ' ') THEN 3
+                        WHEN contains(' ' || ak.ls || ' ', ' ' || r.ts || ' ') THEN 2.5
                         WHEN length(text_norm(ak.adesc)) >= 20
                              AND (contains(r.dn, text_norm(ak.adesc)) OR contains(text_norm(ak.adesc), r.dn)) THEN 2
-                        WHEN jaro_winkler_similarity(r.tn, ak.ln) >= 0.85 THEN 1
+                        WHEN jaro_winkler_similarity(r.ts, ak.ls) >= 0.85 THEN 1
                    END AS score,
-                   CASE WHEN r.tn = ak.ln OR r.dn = text_norm(ak.adesc) THEN 0
-                        ELSE greatest(length(ak.ln), jaro_winkler_similarity(r.tn, ak.ln)) END AS tie
+                   jaro_winkler_similarity(coalesce(r.ts, ''), coalesce(ak.ls, '')) AS sim
             FROM rest r JOIN ak USING (nct_id)),
-        scored AS (SELECT *, rank() OVER (PARTITION BY nct_id, title, description ORDER BY score DESC, tie DESC) AS rk
-                   FROM cands WHERE score IS NOT NULL),
-        fuzzy AS (SELECT nct_id, title, description, min(arm_id) AS arm_id
-                  FROM scored WHERE rk = 1 GROUP BY ALL HAVING count(*) = 1)   -- ambiguous best -> no arm
+        best AS (SELECT *, max(score) OVER w AS top FROM cands WHERE score IS NOT NULL
+                 WINDOW w AS (PARTITION BY nct_id, title, description)),
+        tier AS (SELECT *, row_number() OVER w AS rn, count(*) OVER (PARTITION BY nct_id, title, description) AS n_tied,
+                        lead(sim) OVER w AS runner_up
+                 FROM best WHERE score = top
+                 WINDOW w AS (PARTITION BY nct_id, title, description ORDER BY sim DESC, arm_id)),
+        fuzzy AS (SELECT nct_id, title, description, arm_id FROM tier   -- a tie -> no arm, unless clearly best
+                  WHERE rn = 1 AND (n_tied = 1 OR sim >= runner_up + 0.1))
         SELECT gk.nct_id, gk.title, gk.description, e.arm_id FROM gk JOIN exact e USING (nct_id, title)
         UNION ALL
         SELECT nct_id, title, description, arm_id FROM fuzzy
@@ -735,12 +850,80 @@ def _doses(con, cols: dict[str, list]) -> None:
     """)
 
 
+# ----------------------------------------------------------------- accounting
+
+# manifest count key -> accounting outcome, per download source
+_DOWNLOAD_OUTCOMES = {
+    "dump": {"items_seen": "read", "written": "written", "duplicates_skipped": "duplicate", "unreadable": "unreadable"},
+    "ctgov": {"fetched": "read", "written": "written", "duplicates_skipped": "duplicate",
+              "non_object_dropped": "unreadable", "quarantined": "quarantined", "over_max_studies": "over_max_studies"},
+    "simulated": {"written": "read"},
+}
+
+
+def _download_rejects(con, manifest: Optional[dict]) -> None:
+    """The download's quarantined items (never in the studies file) as rejects of level 'download'."""
+    rows = [r for r in (manifest or {}).get("quarantine", []) if isinstance(r, dict)]
+    if not rows:
+        return
+    con.executemany("INSERT INTO rej VALUES (?, NULL, 'download', NULL, ?, ?)", [
+        (r.get("nct_id") if isinstance(r.get("nct_id"), str) else None,
+         f"{r.get('outcome', 'unreadable')}: {str(r.get('reason', ''))}"[:200], str(r.get("where", ""))[:200])
+        for r in rows])
+
+
+def download_accounting(manifest: Optional[dict]) -> list[tuple[str, str, Optional[str], int]]:
+    """(stage, outcome, reason, items) rows of the download stage, from its manifest."""
+    if not manifest:
+        return []
+    counts = manifest.get("counts") or {}
+    keys = _DOWNLOAD_OUTCOMES.get(manifest.get("source"), {})
+    out = [("download", outcome, None, int(counts.get(k) or 0)) for k, outcome in keys.items()]
+    if manifest.get("source") == "simulated":
+        out.append(("download", "written", None, int(counts.get("written") or 0)))
+    by_reason: dict[tuple[str, str], int] = {}
+    for r in manifest.get("quarantine", []):
+        if isinstance(r, dict):
+            key = (str(r.get("outcome", "unreadable")), str(r.get("reason", "")).split(":")[0][:80])
+            by_reason[key] = by_reason.get(key, 0) + 1
+    out += [("download", o, reason, n) for (o, reason), n in sorted(by_reason.items())]
+    return out
+
+
+def _accounting(con, manifest: Optional[dict], studies_in_raw: int, n_studies: int) -> dict:
+    """Fill the accounting table; return its summary with the reconciliation checks."""
+    rows = download_accounting(manifest)
+    rows.append(("tables", "read", None, studies_in_raw))
+    rows.append(("tables", "studies", None, n_studies))
+    rows += [("tables", "rejected", reason, n) for reason, n in con.execute(
+        "SELECT reason, count(DISTINCT line) FROM rejects WHERE level = 'study' GROUP BY 1 ORDER BY 1").fetchall()]
+    con.executemany("INSERT INTO accounting VALUES (?, ?, ?, ?)", rows)
+    totals: dict[str, dict[str, int]] = {}
+    for stage, outcome, reason, n in rows:
+        if reason is None or outcome == "rejected":
+            totals.setdefault(stage, {})
+            totals[stage][outcome] = totals[stage].get(outcome, 0) + n
+    checks = {"tables: read = studies + rejected":
+              totals["tables"]["read"] == totals["tables"]["studies"] + totals["tables"].get("rejected", 0)}
+    if "download" in totals:
+        d = totals["download"]
+        checks["download: read = written + duplicate + unreadable + quarantined + over_max_studies"] = (
+            d.get("read", 0) == sum(d.get(k, 0) for k in ("written", "duplicate", "unreadable", "quarantined",
+                                                        "over_max_studies")))
+        checks["tables read = download written"] = totals["tables"]["read"] == d.get("written", 0)
+    for name, ok in checks.items():
+        if not ok:
+            log.warning("accounting does not reconcile: %s is false (%s)", name, totals)
+    return {"totals": totals, "checks": checks, "reconciled": all(checks.values())}
+
+
 # ----------------------------------------------------------------- summary
 
 
-def _summarise(con) -> BuildResult:
-    rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+def _summarise(con, manifest: Optional[dict] = None) -> BuildResult:
+    rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES if t != "accounting"}
     studies_in_raw = con.execute("SELECT count(*) FROM line_status WHERE status <> 'blank'").fetchone()[0]
+    studies_in_raw += con.execute("SELECT count(*) FROM bad_lines WHERE reason = 'unreadable gzip'").fetchone()[0]
     by_reason = dict(con.execute(
         "SELECT level || ': ' || reason, count(*) FROM rejects GROUP BY 1 ORDER BY 1").fetchall())
     by_level = dict(con.execute("SELECT level, count(*) FROM rejects GROUP BY 1 ORDER BY 1").fetchall())
@@ -748,5 +931,7 @@ def _summarise(con) -> BuildResult:
     if rows["studies"] + study_rejected != studies_in_raw:
         raise RuntimeError(f"count mismatch: {studies_in_raw} studies in raw != {rows['studies']} studies "
                            f"+ {study_rejected} study-level rejects")
+    accounting = _accounting(con, manifest, studies_in_raw, rows["studies"])
+    rows["accounting"] = con.execute("SELECT count(*) FROM accounting").fetchone()[0]
     return BuildResult(db_path=Path(), studies_in_raw=studies_in_raw, rows=rows, rejects_by_reason=by_reason,
-                       rejects_by_level=by_level, seconds=0.0)
+                       rejects_by_level=by_level, seconds=0.0, accounting=accounting)

@@ -148,9 +148,21 @@ CREATE TABLE eligibility (
 
 CREATE TABLE rejects (
     nct_id  VARCHAR,                 -- NULL when the record had no readable id (then `line` says where)
-    line    BIGINT,                  -- 1-based line of data/raw/studies.jsonl.gz
-    level   VARCHAR,                 -- 'study' (whole study quarantined) | 'value' (one field dropped)
+    line    BIGINT,                  -- 1-based line of data/raw/studies.jsonl.gz (NULL for level 'download')
+    level   VARCHAR,                 -- 'download' (never reached the studies file) | 'study' (whole study
+                                     -- quarantined) | 'value' (one field dropped)
     tbl     VARCHAR,                 -- the table the value would have gone to (value level)
-    reason  VARCHAR,
-    detail  VARCHAR                  -- the offending text, truncated
+    reason  VARCHAR,                 -- level 'download': '<outcome>: <reason>' (unreadable | quarantined | duplicate)
+    detail  VARCHAR                  -- the offending text, truncated; level 'download': where it was (file:line, page/position)
+);
+
+-- Where every input item ended up, per stage. download: read = written + duplicate + unreadable +
+-- quarantined + over_max_studies (from data/raw/manifest.json; rows with a reason break an outcome down);
+-- tables: read (non-blank lines of the studies file) = studies + rejected (study-level, by reason), and
+-- tables read = download written.
+CREATE TABLE accounting (
+    stage   VARCHAR,                 -- 'download' | 'tables'
+    outcome VARCHAR,                 -- read | written | duplicate | unreadable | quarantined | over_max_studies | studies | rejected
+    reason  VARCHAR,                 -- NULL on a stage total; else the reason (first part) of that outcome
+    items   BIGINT
 );
