@@ -56,7 +56,7 @@ CASES = [
     ("5 mg/kg monthly IV", (5, "mg/kg", "QM", "iv")),
     ("L-Arginine 0.1-0.2 g/kg/day", (0.1, "g/kg", "QD", None)),
     ("Clascoterone 5% solution in a single-blind extension", (5, "%", None, None)),
-    ("Transdermal patch 4.6 mg/24h", None),  # a rate we do not read: no dose row
+    ("Transdermal patch 4.6 mg/24h", (4.6, "mg/24h", None, "transdermal")),  # a rate: the unit says per 24 h
     ("placebo", (None, None, None, None)),
     ("Placebo matching tablets once daily", (None, None, "QD", "oral")),
 ]
