@@ -1,131 +1,221 @@
-"""Successive imagining (path construction, retrieval without leakage, sign composition, option
-mapping) and mechanism recovery metrics, on hand-built questions and cells."""
-import json
+"""Successive imagining: paths, value-carrying chains checked by hand, answers from imagined results,
+the retrieval and RAG controls, the anchor index against a brute-force scan, and the operator bins."""
+import math
 
+import numpy as np
 import pytest
 
 from deepimagine.evaluate import imagine as im
-from deepimagine.evaluate.mechanism import direction_probs, mechanism_recovery, options_from_direction
-from deepimagine.questions import (COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS, SUPERIORITY_OPTIONS,
-                                   format_answer)
+from deepimagine.pairs import operator as op
+from deepimagine.pairs.anchors import AnchorIndex, attach_anchors
+from deepimagine.pairs.prospective import (CMP_NONE, CMP_WORSE, END_NO, END_YES, SUP_NO, SUP_YES, option_roles,
+                                           trial_items)
+from deepimagine.questions import CHANGE_OPTIONS, DIRECTION_OPTIONS, Question, format_answer, render_prompt
+from deepimagine.states import FACTOR_ORDER, arm_similarity, build_path, factor_key
 
-from fixtures import toy
 
-try:
-    from deepimagine.evaluate.predictors import Prediction
-except ImportError:  # pragma: no cover
-    from deepimagine.evaluate.llm import Prediction
+def state(**kw):
+    base = {"nct_id": "NCT00000001", "intervention": "metformin", "is_placebo": False, "arm_type": "EXPERIMENTAL",
+            "arm_label": "M 10", "dose_value": 10.0, "dose_value_mg": 10.0, "dose_unit": "mg", "regions": ["Europe"],
+            "sex": "ALL", "phase": "PHASE2", "time_weeks": 12.0, "time_frame": "12 weeks", "conditions": ["T2D"],
+            "measure": "HbA1c change", "unit": "%"}
+    return {**base, **kw}
 
 
 def test_build_path_changes_one_factor_at_a_time():
-    start = {"intervention": "metformin", "dose_value": 10.0, "dose_value_mg": 10.0, "regions": ["Europe"],
-             "sex": "ALL", "phase": "PHASE2", "time_weeks": 12, "time_frame": "12 weeks", "arm_label": "M 10"}
-    target = {**start, "dose_value": 40.0, "dose_value_mg": 40.0, "regions": ["East Asia"], "time_weeks": 24,
-              "time_frame": "24 weeks", "arm_label": "M 40"}
-    path = im.build_path(start, target)
+    start = state()
+    target = state(dose_value=40.0, dose_value_mg=40.0, regions=["East Asia"], time_weeks=24.0, time_frame="24 weeks")
+    path = build_path(start, target)
     assert [s.factor for s in path] == ["dose", "region", "time_frame"]
     assert path[0].after["dose_value_mg"] == 40.0 and path[0].after["regions"] == ["Europe"]
-    assert path[1].after["regions"] == ["East Asia"] and path[1].after["time_weeks"] == 12
-    assert all(im.factor_key(path[-1].after, f) == im.factor_key(target, f) for f in im.FACTOR_ORDER)
-    assert im.build_path(target, target) == []
-    # unknown values never make a step; a new intervention carries its dose
-    other = {**target, "intervention": "sitagliptin", "dose_value_mg": 100.0, "phase": None}
-    assert [s.factor for s in im.build_path(start, other)] == ["intervention", "region", "time_frame"]
+    assert all(factor_key(path[-1].after, f) == factor_key(target, f) for f in FACTOR_ORDER)
+    assert build_path(target, target) == []
+    other = state(intervention="sitagliptin", dose_value_mg=100.0, phase=None)
+    assert [s.factor for s in build_path(start, other)] == ["intervention"]      # dose comes with the drug
+    assert [s.factor for s in build_path(start, target, ("time_frame", "dose"))] == ["time_frame", "dose"]
 
 
-def test_retrieval_is_train_only_same_measure_and_ranked():
-    cells = toy.toy_cells(12)
-    pool = im._train_pool(cells)
-    assert pool and all(r["split"] == "train" for r in pool)
-    q = toy.toy_questions(1, seed=3, split="test")[0]
-    starts = im.retrieve_anchors(q, pool, 3)
-    assert len(starts) == 3
-    test_ncts = {c["nct_id"] for c in cells if c["split"] == "test"}
-    assert not {s["nct_id"] for s in starts} & test_ncts
-    assert all(s["measure_norm"] == q.context["outcome"]["measure"].lower() for s in starts)
-    assert starts[0]["intervention"] == q.context["target"]["intervention"]
-    assert im.retrieve_anchors(q, pool, 3) == starts   # deterministic
+def test_operator_bins_and_centres():
+    edges = [-1.0, -0.3, 0.3, 1.0]
+    assert [op.change_bin(z, edges) for z in (-2, -0.5, 0.0, 0.3, 0.99, 5)] == [0, 1, 2, 3, 3, 4]
+    assert op.bin_centres(edges) == pytest.approx([-1.7, -0.65, 0.0, 0.65, 1.7])
+    mean, var = op.expected_change([0, 0, 0.5, 0.5, 0], op.bin_centres(edges))
+    assert mean == pytest.approx(0.325) and var == pytest.approx(0.325 ** 2)
+    with pytest.raises(ValueError):
+        op.change_bin(0.0, [0.3, 0.1])
 
 
-def test_compose_signs():
-    up = {"up": 1.0, "down": 0.0, "none": 0.0}
-    half = {"up": 0.5, "down": 0.5, "none": 0.0}
-    assert im.compose_signs(0, [up, up]) == {"up": 1.0, "down": 0.0, "none": 0.0}
-    assert im.compose_signs(-1, [up]) == {"up": 0.0, "down": 0.0, "none": 1.0}
-    d = im.compose_signs(0, [half, half])
-    assert d["up"] == pytest.approx(0.25) and d["down"] == pytest.approx(0.25) and d["none"] == pytest.approx(0.5)
-    assert im.bridge_sign(2.0, 1.0, 0.5) == 1 and im.bridge_sign(1.2, 1.0, 0.5) == 0
+def _ct_question(arm_states, anchors, category="superiority"):
+    a, b = "Drug 20 mg", "Placebo"
+    options = {"superiority": [SUP_YES.format(a=a, b=b), SUP_NO.format(a=a, b=b)],
+               "comparative_effect": [CMP_WORSE.format(x=b, y=a), CMP_WORSE.format(x=a, y=b), CMP_NONE.format(a=a, b=b)],
+               "endpoint": [END_YES, END_NO]}[category]
+    return Question(id="q1", source="ct_open", kind="ct_open", category=category, split="test",
+                    nct_ids=["NCT00000009"], factor="arm", from_value=b, to_value=a, options=options, answer_index=0,
+                    context={"trial": {"nct_id": "NCT00000009", "arms": []}, "outcome": {"measure": "HbA1c change"},
+                             "arm_states": arm_states, "anchors": {"arms": anchors}},
+                    meta={"list_of_tuples": [[a, "?", b]]})
 
 
-def test_option_mapping_direction_superiority_improvement():
-    q = toy.toy_questions(1)[0]
-    dist = {"up": 0.6, "down": 0.3, "none": 0.1}
-    q.options = list(DIRECTION_OPTIONS)
-    assert options_from_direction(q, dist) == [0.6, 0.3, 0.1]
-    q.options, q.meta["better"] = list(SUPERIORITY_OPTIONS), "lower"
-    assert options_from_direction(q, dist) == pytest.approx([0.3, 0.7])
-    q.options = list(COMPARATIVE_OPTIONS_IMPROVEMENT)
-    assert options_from_direction(q, dist) == [0.3, 0.6, 0.1]   # improvement = lower
-    assert direction_probs(q, [0.3, 0.6, 0.1]) == dist
-    q.options = ["a", "b"]
-    assert options_from_direction(q, dist) is None and im.fallback_reason(q) == "options_not_directional"
+def _anchor(value, sd=1.0, n=100, **kw):
+    return {**state(**kw), "value": value, "sd": sd, "n": n, "better": "higher", "score": 5.0}
 
 
-def test_imagine_end_to_end_with_scripted_model():
-    q = toy.toy_questions(1, seed=3, split="test")[0]
-    q.options, q.answer_index = list(DIRECTION_OPTIONS), 0
-    pool = im._train_pool(toy.toy_cells(12))
-    asked = []
+def test_chain_with_fixed_step_answers_by_hand():
+    """Two steps answered (0,0,0,1,0) then (0,0,.5,0,.5): the carried mean and variance by hand."""
+    target = state(dose_value=40.0, dose_value_mg=40.0, regions=["Asia"], arm_label="Drug 20 mg")
+    placebo = state(is_placebo=True, intervention=None, dose_value=None, dose_value_mg=None, arm_type="PLACEBO_COMPARATOR",
+                    arm_label="Placebo")
+    q = _ct_question({"Drug 20 mg": target, "Placebo": placebo},
+                     {"Drug 20 mg": [_anchor(1.0, sd=2.0)], "Placebo": [_anchor(0.5, is_placebo=True, intervention=None,
+                                                                                 dose_value=None, dose_value_mg=None,
+                                                                                 arm_type="PLACEBO_COMPARATOR")]})
+    s = im.Settings(k=1)
+    answers = {"Drug 20 mg": [[0, 0, 0, 1, 0], [0, 0, 0.5, 0, 0.5]]}
+    seen = []
 
-    def ask(batch):   # a model that always says "higher"; step prompts must be well-formed questions
-        asked.extend(batch)
-        return [format_answer([0.8, 0.1, 0.1], "up") for _ in batch]
+    def ask(batch):
+        out = []
+        for sq in batch:
+            seen.append(sq)
+            arm_step = 0 if sq.factor == "dose" else 1
+            out.append(format_answer(answers["Drug 20 mg"][arm_step]))
+        return out
 
-    probs, traj, counts = im.imagine([q], pool, ask, k=3)
-    assert counts["paths"] == 3 and counts["steps"] == len(asked) > 0 and counts["invalid_steps"] == 0
-    assert all(s.category == "direction" and s.meta["imagined"] for s in asked)
-    later = [s for s in asked if s.id.endswith("step1")]
-    assert all("(imagined)" in s.context["anchor"]["label"] for s in later)
-    assert probs[q.id] is not None and sum(probs[q.id]) == pytest.approx(1.0)
-    assert len(traj[q.id]["paths"]) == 3 and json.dumps(traj)
-    # all steps "up" and every bridge >= 0 -> "higher" must dominate
-    if all(p["bridge"] >= 0 for p in traj[q.id]["paths"]):
-        assert probs[q.id][0] > 0.5
-
-    def garbage(batch):
-        return ["no idea"] * len(batch)
-
-    probs, _, counts = im.imagine([q], pool, garbage, k=2)
-    assert probs[q.id] is None and counts["invalid_questions"] == 1
-
-
-def test_fallback_reasons():
-    q = toy.toy_questions(1)[0]
-    assert im.fallback_reason(q) is None
-    q2 = toy.toy_questions(1)[0]
-    q2.context["anchor"]["result"] = None
-    assert im.fallback_reason(q2) == "no_anchor_result"
-    q3 = toy.toy_questions(1)[0]
-    q3.context["target"] = dict(q3.context["anchor"])
-    assert im.fallback_reason(q3) == "no_imaginable_step"
-
-
-def _pred(q, up, down, none):
-    return Prediction(q.id, options_from_direction(q, {"up": up, "down": down, "none": none}), True, "")
+    probs, traj, counts = im.imagine([q], ask, s)
+    assert counts["steps"] == 2 and counts["invalid_steps"] == 0
+    chain = next(c for c in traj["q1"]["chains"] if c["arm"] == "Drug 20 mg")
+    # step 1: +0.65 SD x 2 = +1.3 (var 0); step 2: mean 0.85 SD, var 0.7225 SD^2 -> +1.7, var 2.89
+    assert chain["steps"][0]["mean"] == pytest.approx(2.3)
+    assert chain["final"]["mean"] == pytest.approx(4.0)
+    assert chain["final"]["sd"] == pytest.approx(math.sqrt(0.7225 * 4))
+    assert seen[1].context["anchor"]["result"]["value"] == pytest.approx(2.3)   # the imagined value is carried
+    assert "change: region" in render_prompt(seen[1]) and "Asia" in render_prompt(seen[1])
+    # the placebo arm has no step: its belief is its anchor's value, variance 0
+    pbo = next(c for c in traj["q1"]["chains"] if c["arm"] == "Placebo")
+    assert pbo["steps"] == [] and pbo["final"] == {"mean": 0.5, "sd": 0.0}
+    # final answer by hand: D ~ N(3.5, 2.89); SE = 1.5 * sqrt(2/100) (pooled SD of 2 and 1)
+    se = math.sqrt((4 + 1) / 2) * math.sqrt(2 / 100)
+    p_up = 1 - 0.5 * (1 + math.erf((1.959963984540054 * se - 3.5) / math.sqrt(2.89 + se * se) / math.sqrt(2)))
+    assert probs["q1"][0] == pytest.approx(p_up, abs=1e-5)
 
 
-def test_mechanism_recovery_monotonicity_and_transitivity():
-    qs = [q for q in toy.toy_questions(30, seed=7) if q.category == "direction"]
-    for i, q in enumerate(qs):          # three-step chains with a monotone truth
-        q.meta["chain_id"], q.meta["step"] = f"c{i // 3}", i % 3
-        q.expected_effect = -1.0 if (i // 3) % 2 else 1.0
-    right = [_pred(q, 0.8, 0.1, 0.1) if q.expected_effect > 0 else _pred(q, 0.1, 0.8, 0.1) for q in qs]
-    m = mechanism_recovery(qs, right)
-    assert m["monotonicity"]["rate"] == 1.0 and m["monotonicity"]["n"] == len(qs)
-    assert m["transitivity"]["pair_rate"] == 1.0 and m["transitivity"]["monotone_chain_rate"] == 1.0
-    wrong = list(right)
-    wrong[1] = _pred(qs[1], 0.1, 0.8, 0.1) if qs[1].expected_effect > 0 else _pred(qs[1], 0.8, 0.1, 0.1)
-    wrong[0] = Prediction(qs[0].id, None, False, "garbage")
-    m2 = mechanism_recovery(qs, wrong)
-    assert m2["monotonicity"]["agree"] == len(qs) - 2 and m2["monotonicity"]["invalid"] == 1
-    assert m2["transitivity"]["pair_rate"] < 1.0 and m2["transitivity"]["monotone_chain_rate"] < 1.0
+def test_mixture_of_paths():
+    a = im.Chain("q", "x", {}, [], 1.0, False, 1.0, 1.0, 0.0)
+    b = im.Chain("q", "x", {}, [], 1.0, False, 3.0, 3.0, 1.0)
+    m, v = im.mixture([a, b])
+    assert m == pytest.approx(2.5) and v == pytest.approx((1 + 3 * 10) / 4 - 2.5 ** 2)
+
+
+def test_retrieval_control_equals_hand_computation():
+    """No model: the anchors' posted values carried unchanged, mixed, compared."""
+    target = state(arm_label="Drug 20 mg")
+    placebo = state(is_placebo=True, intervention=None, dose_value=None, arm_type="PLACEBO_COMPARATOR", arm_label="Placebo")
+    anchors = {"Drug 20 mg": [_anchor(1.0), _anchor(1.4)], "Placebo": [_anchor(0.0, is_placebo=True, intervention=None)]}
+    q = _ct_question({"Drug 20 mg": target, "Placebo": placebo}, anchors, "comparative_effect")
+    probs, _, _ = im.imagine([q], None, im.Settings(k=3))
+    d_mean, d_var = 1.2, 0.04          # mixture of 1.0 and 1.4; placebo exact
+    se = 1.0 * math.sqrt(2 / 100)
+    up, down, none = im.significance_probs(d_mean, d_var, se)
+    # options: placebo worse than drug (= drug better, higher is better), drug worse, none
+    assert probs["q1"] == pytest.approx(im._normalise([up, down, none]), abs=1e-9)
+    assert probs["q1"][0] > 0.99
+
+
+def test_option_roles_and_endpoint_any_met():
+    q = _ct_question({}, {}, "endpoint")
+    assert option_roles(q) == [("any_met",), ("none_met",)]
+    q2 = _ct_question({}, {}, "superiority")
+    assert option_roles(q2)[0] == ("improves", "Drug 20 mg", "Placebo")
+    assert option_roles(q2)[1][0] == "not_improves"
+
+
+def test_local_question_starts_at_its_own_anchor():
+    q = Question(id="L1", source="natural", kind="dose", category="direction", split="test", nct_ids=["NCT00000001"],
+                 factor="dose", from_value="10 mg", to_value="40 mg", options=list(DIRECTION_OPTIONS), answer_index=0,
+                 context={"trial": {"nct_id": "NCT00000001", "regions": ["Europe"]},
+                          "outcome": {"measure": "HbA1c change"},
+                          "anchor": {"label": "M 10", "intervention": "metformin", "dose": {"value": 10.0, "value_mg": 10.0},
+                                     "result": {"value": 1.0, "spread": 2.0, "dispersion_type": "Standard Deviation", "n": 50}},
+                          "target": {"label": "M 40", "intervention": "metformin", "dose": {"value": 40.0, "value_mg": 40.0}},
+                          "anchors": {"arms": {"target": [_anchor(5.0)]}}},
+                 meta={"margin": 0.4})
+    s = im.Settings()
+    probs, traj, counts = im.imagine([q], lambda b: [format_answer([0, 0, 0, 0, 1])] * len(b), s)
+    # SD 2 (from the posted SD): +1.7 x 2 = 3.4 above the anchor, far past the margin
+    assert traj["L1"]["chains"][0]["final"]["mean"] == pytest.approx(4.4)
+    assert probs["L1"][0] > 0.99
+    # the retrieval control uses the target's retrieved anchors instead (5.0 vs 1.0: higher)
+    rprobs, _, _ = im.imagine([q], None, s)
+    assert rprobs["L1"][0] > 0.99
+    # a change question's bins come from its own edges and scale
+    qc = Question(**{**q.__dict__, "id": "L2", "category": "change", "options": list(CHANGE_OPTIONS),
+                     "meta": {"sd": 2.0, "edges": [-1.0, -0.3, 0.3, 1.0]}})
+    cprobs, _, _ = im.imagine([qc], lambda b: [format_answer([0, 0, 0, 1, 0])] * len(b), s)
+    assert max(range(5), key=cprobs["L2"].__getitem__) == 3
+
+
+def test_rag_prompt_holds_the_anchors_results():
+    target = state(arm_label="Drug 20 mg")
+    anchors = {"Drug 20 mg": [_anchor(1.234), _anchor(9.876)], "Placebo": [_anchor(0.5)]}
+    q = _ct_question({"Drug 20 mg": target, "Placebo": target}, anchors)
+    text = render_prompt(im.rag_question(q, 3))
+    assert "1.234" in text and "9.876" in text and "0.5" in text
+    assert "1.234" not in render_prompt(q)
+    assert "9.876" not in render_prompt(im.rag_question(q, 1))
+
+
+def _pool(n=60):
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        measure = ["HbA1c change from baseline", "Fasting glucose", "Body weight change"][i % 3]
+        out.append({**state(nct_id=f"NCT{i:08d}", intervention=["metformin", "sitagliptin", None][i % 3 if i % 5 else 2],
+                            is_placebo=i % 5 == 0, arm_type="PLACEBO_COMPARATOR" if i % 5 == 0 else "EXPERIMENTAL",
+                            dose_value_mg=float(rng.choice([5, 10, 20])), regions=[["Europe"], ["Asia"]][i % 2],
+                            measure=measure), "value": float(i), "spread": 1.0, "dispersion_type": "Standard Deviation",
+                    "n": 50, "split": "train"})
+    return out
+
+
+def _embed(texts):
+    vocab = ["hba1c", "glucose", "weight", "change", "baseline", "fasting", "body", "from"]
+    m = np.array([[t.lower().count(w) for w in vocab] for t in texts], dtype=np.float32) + 1e-3
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def test_anchor_index_matches_brute_force():
+    pool = _pool()
+    index = AnchorIndex.build(pool, _embed)
+    target = state(nct_id="NCT99999999", measure="Change from baseline in HbA1c")
+    q = Question(id="x", source="ct_open", kind="ct_open", category="endpoint", split="test", nct_ids=["NCT00000003"],
+                 factor="", from_value="", to_value="", options=[END_YES, END_NO], answer_index=0, context={}, meta={})
+    attach_anchors([q], lambda _: ("Change from baseline in HbA1c", {"t": target}), index, _embed, 4, 0.5)
+    got = [(a["nct_id"], a["value"]) for a in q.context["anchors"]["arms"]["t"]]
+    # brute force: every pool cell of the best outcome (HbA1c), own trial excluded, ranked by similarity
+    best = [c for c in pool if c["measure"] == "HbA1c change from baseline" and c["nct_id"] != "NCT00000003"]
+    brute = sorted(best, key=lambda c: (-arm_similarity(c, target), c["nct_id"], c["arm_label"]))[:4]
+    assert got == [(c["nct_id"], c["value"]) for c in brute]
+    assert all(a["nct_id"] != "NCT00000003" for a in q.context["anchors"]["arms"]["t"])
+    # nothing similar enough -> no anchor (the question falls back, counted)
+    q2 = Question(**{**q.__dict__, "id": "y", "context": {}})
+    counts = attach_anchors([q2], lambda _: ("zzz", {"t": target}), index, lambda t: np.ones((len(t), 8), np.float32) /
+                            np.sqrt(8) * np.array([[-1, -1, -1, -1, -1, -1, -1, -1]]), 4, 0.5)
+    assert counts == {"no_anchor": 1} and q2.context["anchors"] is None
+
+
+def test_prospective_items_follow_ct_open_format():
+    cells = [{"nct_id": "NCT00000005", "outcome_id": 0, "group_id": "OG000", "arm_id": 0, "arm_label": "Placebo",
+              "arm_type": "PLACEBO_COMPARATOR", "is_placebo": True, "arm_rank": 0, "value": 0.1, "measure": "HbA1c",
+              "time_frame": "12 weeks", "outcome_type": "PRIMARY"},
+             {"nct_id": "NCT00000005", "outcome_id": 0, "group_id": "OG001", "arm_id": 1, "arm_label": "Drug 20 mg",
+              "arm_type": "EXPERIMENTAL", "is_placebo": False, "arm_rank": 6, "value": -0.9, "measure": "HbA1c",
+              "time_frame": "12 weeks", "outcome_type": "PRIMARY", "intervention_name": "Drug"}]
+    analyses = {(0, frozenset({"OG000", "OG001"})): {"p_value": 0.001, "p_value_modifier": "<"}}
+    items = list(trial_items(cells, analyses, {"nct_id": "NCT00000005", "title": "t"}, lambda c: "lower", 0.05))
+    assert [i["meta_label"] for i in items] == ["single_arm", "no_arm"]
+    sup, cmp_ = items[0]["questions"]
+    assert sup["answer_index"] == 0 and sup["options"][0] == SUP_YES.format(a="Drug 20 mg", b="Placebo")
+    assert cmp_["answer"] == CMP_WORSE.format(x="Placebo", y="Drug 20 mg")      # lower is better: placebo is worse
+    assert items[1]["questions"][0]["answer"] == END_YES
+    assert all("value" not in arm for item in items for arm in item["arms"])     # no own result in the item

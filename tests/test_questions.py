@@ -38,9 +38,13 @@ def test_row_round_trip_and_validation():
 def test_prompt_mentions_change_result_and_options():
     q = _q()
     text = render_prompt(q)
-    assert "Change: dose from '10 mg' to '25 mg'." in text
-    assert "-0.5 % (SD 1), n=100" in text and "Question: How would HbA1c change?" in text
-    assert all(o in text for o in DIRECTION_OPTIONS) and "DECISION: (p1, p2, p3)" in text
+    assert "change: dose: 10 mg -> 25 mg" in text
+    assert "known result: -0.5 % (SD 1), n=100" in text
+    # canonical options are shown short, in order; the free-text question is left out (the change says it)
+    assert "options: 1. higher | 2. lower | 3. no meaningful difference" in text and "question:" not in text
+    ct = render_prompt(_q(source="ct_open", options=["Arm A wins.", "Arm A does not win."]))
+    assert "question: How would HbA1c change?" in ct and "1. Arm A wins. | 2. Arm A does not win." in ct
+    assert "change:" not in ct
     msgs = render_messages(q)
     assert [m["role"] for m in msgs] == ["system", "user"] and render_messages(q, system=False)[0]["role"] == "user"
 

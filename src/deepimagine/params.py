@@ -206,9 +206,9 @@ class BaselinesParams:
 @dataclass
 class EvaluateParams:
     predictors: list[str] = field(
-        default_factory=lambda: ["majority", "logistic", "random_forest", "lightgbm", "base", "sft", "rl"]
+        default_factory=lambda: ["majority", "logistic", "random_forest", "lightgbm", "retrieval", "base", "sft", "rl"]
     )
-    modes: list[str] = field(default_factory=lambda: ["direct", "imagine"])
+    modes: list[str] = field(default_factory=lambda: ["direct", "rag", "imagine"])
     imagine_k: int = 3
     imagine_weights: Literal["uniform", "similarity"] = "uniform"   # mixture weights of the k paths
     imagine_order: list[str] = field(default_factory=lambda: [

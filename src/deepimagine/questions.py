@@ -99,11 +99,8 @@ class Question:
 
 # ---------------------------------------------------------------- prompts
 
-SYSTEM_PROMPT = (
-    "You are a clinical-trial analyst. You predict trial results by reasoning from mechanisms, one change "
-    "at a time. Answer 'DECISION: (p1, p2, ...)', a probability for each option in order, then 'REASON: ' "
-    "and a short causal explanation."
-)
+SYSTEM_PROMPT = ("You are a clinical-trial analyst: predict trial results from mechanisms, one change at a time. "
+                 "Answer 'DECISION: (p1, p2, ...)', a probability per option, then 'REASON: ' and a short causal reason.")
 
 
 def _num_text(x) -> str:
@@ -195,7 +192,7 @@ def render_prompt(q: Question) -> str:
         lines.append(_outcome_line(out))
     if anchor:
         lines.append("known result: " + format_result(anchor.get("result")))
-    if q.factor and c.get("target") is not None and q.source != "ct_open":
+    if q.factor and q.source != "ct_open":
         lines.append(f"change: {q.factor}: {q.from_value} -> {q.to_value}")
         target_out = c.get("target_outcome") or {}
         if target_out and (target_out.get("measure"), target_out.get("time_frame")) != (out.get("measure"), out.get("time_frame")):
@@ -205,10 +202,21 @@ def render_prompt(q: Question) -> str:
     for i, a in enumerate(c.get("rag") or []):
         lines.append(f"similar trial {i + 1}: {a.get('condition') or ''} | {format_arm(a)} | {a.get('measure') or ''}"
                      f" | result {format_result(a.get('result'))}")
-    if c.get("question"):
+    short = SHORT_OPTIONS.get(tuple(q.options))
+    if c.get("question") and short is None:       # a local question's change line says it all
         lines.append(f"question: {c['question']}")
-    lines.append("options: " + " | ".join(f"{i + 1}. {opt}" for i, opt in enumerate(q.options)))
+    lines.append("options: " + " | ".join(f"{i + 1}. {opt}" for i, opt in enumerate(short or q.options)))
     return "\n".join(lines)
+
+
+# the canonical option sets, as the prompt shows them (the stored options keep their full wording)
+SHORT_OPTIONS = {
+    tuple(DIRECTION_OPTIONS): ["higher", "lower", "no meaningful difference"],
+    tuple(COMPARATIVE_OPTIONS): ["significantly higher", "significantly lower", "no significant difference"],
+    tuple(COMPARATIVE_OPTIONS_IMPROVEMENT): ["significant improvement", "significant worsening", "no significant difference"],
+    tuple(SUPERIORITY_OPTIONS): ["significant improvement over the reference", "no significant improvement"],
+    tuple(CHANGE_OPTIONS): list(CHANGE_OPTIONS),
+}
 
 
 def render_messages(q: Question, system: bool = True) -> list[dict]:

@@ -109,18 +109,21 @@ def fallback_reason(q: Question) -> Optional[str]:
             return "outcome_changes"
         if local_roles(q) is None:
             return "options_unknown"
+        if not anchors or not (anchors.get("arms") or {}).get("target"):
+            return "no_anchor"     # the retrieval control needs the target's anchors
         return None
     if not anchors or not anchors.get("arms"):
         return "no_anchor"
     return None
 
 
-def plan_chains(q: Question, s: Settings) -> list[Chain]:
+def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain]:
     """The chains of one question (pure). A local question's chain starts at its own anchor (its
-    posted result is given); a CT Open-format question's at the retrieved anchors of each arm."""
+    posted result is given) unless ``own_anchor`` is False (the retrieval control: the target's
+    retrieved anchors); a CT Open-format question's chains start at the retrieved anchors of each arm."""
     targets = question_targets(q) or {}
     chains = []
-    if q.source != "ct_open":
+    if q.source != "ct_open" and own_anchor:
         anchor, target = question_states(q)
         value, scale, rel = chain_start({**anchor, "sd": (q.meta or {}).get("sd") or cell_sd(anchor)})
         chains.append(Chain(q.id, "target", anchor, build_path(anchor, target, s.order), scale, rel, 1.0, value, 0.0))
@@ -300,7 +303,7 @@ def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
     unchanged). Steps are asked level by level across every chain, so each model call is one batch.
     Returns (probabilities by question id, trajectories by id, counts)."""
     counts: Counter = Counter()
-    chains = {q.id: plan_chains(q, s) for q in questions}
+    chains = {q.id: plan_chains(q, s, own_anchor=ask is not None) for q in questions}
     flat = [c for cs in chains.values() for c in cs]
     depth = max((len(c.steps) for c in flat), default=0)
     for level in range(depth):
