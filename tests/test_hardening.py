@@ -12,7 +12,8 @@ import pytest
 from deepimagine.baselines.models import (BASELINES, BaselineLoadError, fit_baseline, load_baseline, make_estimator,
                                           portable, save_baseline)
 from deepimagine.baselines.stage import make_encoder
-from test_baselines import make_questions, small_params
+from fixtures.baselines import make_questions
+from test_baselines import small_params
 
 
 # ---------------------------------------------------------------- 11: no code from pulled artifacts
