@@ -173,3 +173,35 @@ def test_dose_list_shares_the_schedule_after_it():
     doses = parse_dose("Wiraveglutide 0.5 mg, 1 mg, 2 mg injection administered by subcutaneous injection weekly.")
     assert [(d.value, d.frequency, d.route) for d in doses] == [(0.5, "QW", "sc"), (1, "QW", "sc"), (2, "QW", "sc")]
     assert [d.value for d in parse_dose("Coralicitinib 15-mg orally q.d.")] == [15]
+
+
+def test_bounds_are_not_doses():
+    # a real record: the meal's carbohydrate is a bound, the repaglinide dose is the dose
+    doses = parse_dose("treated with repaglinide 0.5 mg before each meal that contains more than 20 grams of carbohydrate")
+    assert [(d.value, d.unit) for d in doses] == [(0.5, "mg")]
+    assert parse_dose("Creatinine clearance > 30 mL/min") == []
+
+
+def test_simulated_registry_doses_are_read_right():
+    """Every way the simulated registry writes a dose (tables' main input offline) still reads right."""
+    from deepimagine.registry import simulate as sim
+    world = sim.build_world(11)
+    truth: dict = {}
+    records = list(sim.iter_studies(world, 150, 11, truth_sink=truth))
+    total = right = placebo_arms = placebo_flagged = 0
+    for r in records:
+        t = truth[r["protocolSection"]["identificationModule"]["nctId"]]
+        for arm in r["protocolSection"]["armsInterventionsModule"]["armGroups"]:
+            a = t["arms"][arm["label"]]
+            doses = parse_dose(arm.get("description")) or parse_dose(arm["label"])
+            if a["drug"] is None:
+                placebo_arms += 1
+                placebo_flagged += bool(doses) and all(d.is_placebo for d in doses)
+                continue
+            total += 1
+            want = a["dose_mg"] if a["dose_unit"] == "g" else a["dose"]  # '1500 mg' is how a 1.5 g dose is also written
+            d = next((d for d in doses if not d.is_placebo), None)
+            right += d is not None and (d.value_mg if a["dose_unit"] == "g" else d.value) == pytest.approx(want) \
+                and (a["dose_unit"] == "g" or d.unit == a["dose_unit"])
+    assert total > 250 and right / total >= 0.99, (right, total)
+    assert placebo_flagged == placebo_arms

@@ -4,10 +4,13 @@ Each line: text, kind (the failure kind it exercises, issue 12 point 13), placeb
 is_placebo of every row), doses (value, value_upper, unit, basis, optional multiplier, and, when
 checked, frequency and route; [] means "no dose").
 
+tests/data/doses_holdout.jsonl has the same format: 124 further texts written after the parser was
+fixed, to measure it on text it was not tuned to (first measurement: precision 0.993, recall 0.993).
+
 A predicted numeric dose row is correct when its value, value_upper and unit (the unit carries the
 per-kg / per-m2 basis, e.g. 'mg/kg') equal a labelled row's; precision is over predicted rows with a
 value, recall over labelled rows. Run as a script to print the table:
-``python tests/test_doses_labelled.py``.
+``python tests/test_doses_labelled.py [--holdout] [-v]``.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import pytest
 from deepimagine.tables.doses import parse_dose
 
 LABELLED = Path(__file__).parent / "data" / "doses_labelled.jsonl"
+HOLDOUT = Path(__file__).parent / "data" / "doses_holdout.jsonl"
 KINDS = {"gauge", "product_name", "per_kg", "per_m2", "multiplier", "combination", "alternatives",
          "percent_not_dose", "percent_concentration", "rate", "placebo", "multi_drug", "ordinary"}
 
@@ -101,8 +105,7 @@ def stats(rows):
     return evaluate(rows)
 
 
-def test_labelled_set_is_well_formed(rows):
-    assert len(rows) >= 150
+def _check_format(rows: list[dict]) -> None:
     assert {r["kind"] for r in rows} == KINDS
     assert len({r["text"] for r in rows}) == len(rows), "duplicate texts"
     for r in rows:
@@ -111,6 +114,11 @@ def test_labelled_set_is_well_formed(rows):
             assert {"value", "value_upper", "unit", "basis"} <= set(lab) <= {
                 "value", "value_upper", "unit", "basis", "multiplier", "frequency", "route"}, r
             assert lab["basis"] == basis(lab["unit"]), r
+
+
+def test_labelled_set_is_well_formed(rows):
+    assert len(rows) >= 150
+    _check_format(rows)
     # every kind has at least a handful of texts, and the no-dose kinds hold real negatives
     per_kind = defaultdict(int)
     for r in rows:
@@ -142,6 +150,16 @@ def test_placebo_route_and_frequency(stats):
     assert stats["multi_drug"]["frequency_accuracy"] >= 0.85, stats["multi_drug"]
 
 
+def test_holdout_set():
+    """The texts written after the fix: the same overall thresholds (too few per kind for per-kind ones)."""
+    hold = load_labelled(HOLDOUT)
+    _check_format(hold)
+    assert not {r["text"] for r in hold} & {r["text"] for r in load_labelled()}
+    s = evaluate(hold)["all"]
+    assert s["precision"] >= 0.97 and s["recall"] >= 0.90, s
+    assert s["placebo_accuracy"] >= 0.97 and s["frequency_accuracy"] >= 0.90 and s["route_accuracy"] >= 0.90, s
+
+
 def _table(stats: dict) -> str:
     lines = [f"{'kind':24} {'texts':>5} {'pred':>5} {'lab':>5} {'prec':>6} {'recall':>6} {'plac':>6} {'freq':>6} {'route':>6}"]
     for key in sorted(stats, key=lambda k: (k != "all", k)):
@@ -153,7 +171,7 @@ def _table(stats: dict) -> str:
 
 if __name__ == "__main__":
     import sys
-    data = load_labelled()
+    data = load_labelled(HOLDOUT if "--holdout" in sys.argv else LABELLED)
     print(_table(evaluate(data)))
     if "-v" in sys.argv:  # every text whose rows are not exactly right
         for r in data:

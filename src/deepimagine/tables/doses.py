@@ -145,6 +145,9 @@ _H24 = r"\s*/\s*24\s*(?:h|hrs?|hours?)(?![a-z])"
 _HOUR = rf"{_PER}(?:h|hrs?|hours?)(?![a-z])|\s*\.\s*hr?\s*-1(?!\d)"
 _MIN = rf"{_PER}(?:mins?|minutes?)(?![a-z])|\s*\.\s*min\s*-1(?!\d)"
 _IGNORED = r"\s*/\s*(?:dose|cycle|injection|infusion|application|session|administration)(?![a-z])"
+# what follows a '/' in a concentration ('200 mg/mL', '9 g/dL', '10^8 PFU/mL'); '300 mg / ritonavir' is a combination
+_PER_VOLUME = (r"\s*/\s*(?:[mdcu]?l|mcl|cc|[mnu]?g|mcg|m?mol|m?eq|vials?|ampoules?|amps?|bottles?|tubes?|syringes?|bags?"
+               r"|units?|iu|m[23]|mm3|hpf|cells?|s|secs?|seconds?)(?![a-z])")  # and an injection speed (2 mL/s)
 _ELEMENT = r"(?:\s*(?:Gd|gadolinium|Fe|iron|elemental\s+iron)(?=\s*(?:/|per\b)\s*k))?"
 # cell counts may carry up to four words between the number and "cells" (CAR-T, autologous T ...)
 _CELLS = r"(?:[A-Za-z][\w\-+]*\s+){0,4}?(?:cells?|CAR-?T(?!\s+cells?))"
@@ -160,7 +163,7 @@ def _dose_regex(with_cells: bool) -> re.Pattern:
         rf"\s*-?\s*(?:{bases})"                       # '15-mg' is written too
         rf"{_ELEMENT}(?:(?P<kg>{_KG})|(?P<m2>{_M2}))?"
         rf"(?:(?P<day>{_DAY})|(?P<week>{_WEEK})|(?P<h24>{_H24})|(?P<hour>{_HOUR})|(?P<min>{_MIN})|{_IGNORED})?"
-        rf"(?![A-Za-z0-9]|\s*/\s*[A-Za-z])",          # not part of a longer word or a concentration (mg/mL)
+        rf"(?![A-Za-z0-9]|{_PER_VOLUME})",             # not part of a longer word or a concentration (mg/mL)
         re.IGNORECASE,
     )
 
@@ -175,7 +178,8 @@ _AUC = re.compile(rf"\bAUC\s*(?:of|=|:)?\s*(?P<v1>{_NUM})(?:\s*(?P<sep>-|to)\s*(
 
 _UPTO = re.compile(r"(?:\bup\s+to|\bmaximum(?:\s+of)?|\bmax\.?|<=|\bnot\s+to\s+exceed)\s*$", re.IGNORECASE)
 _CAP = re.compile(r"\(\s*(?:max(?:imum)?\.?|up\s+to|not\s+to\s+exceed|<=)\s*(?:of\s+)?$", re.IGNORECASE)
-_THRESHOLD = re.compile(r"(?:<|>|>=)\s*$")
+# a bound, not an amount given: '<60 mL/min', 'meals with more than 20 grams of carbohydrate'
+_THRESHOLD = re.compile(r"(?:<|>|>=|\b(?:more|less|greater|fewer)\s+than|\bexceeding|\bin\s+excess\s+of)\s*$", re.IGNORECASE)
 _CONCENTRATION = re.compile(rf"\s*/\s*(?:(?:{_NUM})\s*(?:mL|ml|cc|L)\b|1\.73)")
 _RESTATED = re.compile(r"\s*\(\s*(?:=|~|approx(?:imately|\.)?|i\.e\.,?|equivalent\s+to|equals?)?\s*$", re.IGNORECASE)
 _SAMPLE = re.compile(r"\s+(?:of\s+)?(?:CSF|cerebrospinal|blood|urine|saliva|plasma|serum|sputum|bone\s+marrow|stool|breast\s+milk)\b",
@@ -187,7 +191,8 @@ _PCT_LEAD = re.compile(
     r"(?:<|>|<=|>=|~|\bat\s+least|\bmore\s+than|\bless\s+than|\bgreater\s+than|\bover|\bunder|\babove|\bbelow|\bby|\bthan"
     r"|\bbetween|\band|\bto|\bapproximately|\babout|\bwithin|\bexceed(?:ing|s)?|\bminimum(?:\s+of)?"
     r"|\b(?:reduction|decrease|increase|improvement|change|loss|gain|decline|rise|drop|fall|response|difference)\s+(?:of|in|by)"
-    r"|\b(?:FEV1|FVC|HbA1c|A1c|SpO2|saturation|FiO2|BMI|LVEF|EF|ejection\s+fraction|ha?ematocrit|Hb)\s*(?:of|was|is|at|from)?)\s*$",
+    r"|\b(?:FEV1|FVC|HbA1c|A1c|SpO2|saturation|FiO2|BMI|LVEF|EF|ejection\s+fraction|ha?ematocrit|Hb)\s*(?:of|was|is|at|from)?"
+    r"|\b(?:rate|survival|proportion|percentage|incidence|prevalence|probability|remission|success|cure)\b[^.;%]{0,25}[:=])\s*$",
     re.IGNORECASE)
 _PCT_FOLLOW = re.compile(
     r"\s*(?:improvement|reduction|decrease|increase|change|decline|of\b|or\s+(?:more|less|greater|higher|lower|above|below)"
