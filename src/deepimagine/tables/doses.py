@@ -23,7 +23,7 @@ What it reads (measured on tests/data/doses_labelled.jsonl, see docs/schema.md):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Optional
 
 
