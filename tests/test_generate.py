@@ -116,6 +116,22 @@ def test_likelihood_scores_match_a_manual_forward_pass(model_dir):
     assert parsed.valid and parsed.choice == max(range(len(cands[0])), key=scores[0].__getitem__)
 
 
+def test_prefix_cached_scoring_equals_one_pass_per_pair(model_dir):
+    """The cached path (prompt once, continuations on its KV cache) gives the per-pair log-probs,
+    with prompts of different lengths and option counts in one padded batch."""
+    g = generate.Generator(model_dir, backend="transformers", batch_size=3)
+    from deepimagine.evaluate.llm import decision_candidates
+
+    qs = toy.toy_questions(7, seed=11)
+    prompts = [g.render(render_messages(q), thinking=False) for q in qs]
+    cands = [decision_candidates(2 + i % 4) for i in range(len(qs))]   # 2..5 options
+    assert g.backend._full_attention_only()
+    cached = g.backend.score_cached(prompts, cands)
+    pairs = g.backend.score_pairs(prompts, cands)
+    assert [len(r) for r in cached] == [len(c) for c in cands]
+    assert cached == [pytest.approx(r, abs=1e-4) for r in pairs]
+
+
 # ---------------------------------------------------------------- one engine, several adapters
 
 def _adapter(model_dir, out, seed):

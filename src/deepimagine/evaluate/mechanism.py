@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Optional, Sequence
 
-from ..questions import (COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                          SUPERIORITY_OPTIONS, Question)
 
 DOSE_KINDS = ("dose", "dose_successive", "dose_cross")
@@ -36,6 +36,8 @@ def option_semantics(q: Question) -> Optional[list[str]]:
         return (["up", "down", "none"] if better == "higher" else ["down", "up", "none"])
     if opts == SUPERIORITY_OPTIONS:
         return ["improve", "not_improve"]
+    if opts == CHANGE_OPTIONS:       # the operator's bins: much lower, lower, about the same, higher, much higher
+        return ["down", "down", "none", "up", "up"]
     return None
 
 
@@ -120,16 +122,18 @@ def mechanism_recovery(questions: Sequence[Question], predictions: Sequence[Any]
         chain = (q.meta or {}).get("chain_id")
         if chain is not None and direction is not None:
             chains[str(chain)].append((int((q.meta or {}).get("step", 0)), direction, truth))
-    trans = {"pairs": 0, "consistent": 0, "chains": 0, "monotone_chains": 0}
+    trans = {"pairs": 0, "consistent": 0, "chains": 0, "monotone_chains": 0, "true_direction_chains": 0}
     for steps in chains.values():
         steps.sort(key=lambda t: t[0])
         if len(steps) < 2:
             continue
         true_moving = {t for _, _, t in steps if t not in (None, "none")}
-        if len(true_moving) == 1:  # a monotone true response along the chain
+        if len(true_moving) == 1 and all(t not in (None, "none") for _, _, t in steps):
+            # a strictly monotone true response along the chain: is every imagined step in its direction?
             trans["chains"] += 1
             moving = {d for _, d, _ in steps if d != "none"}
             trans["monotone_chains"] += int(len(moving) <= 1)
+            trans["true_direction_chains"] += int(all(d == t for _, d, t in steps))
         for (_, da, ta), (_, db, tb) in zip(steps, steps[1:]):
             if ta is None or ta == "none" or ta != tb:
                 continue
@@ -140,5 +144,6 @@ def mechanism_recovery(questions: Sequence[Question], predictions: Sequence[Any]
         "monotonicity": {**mono, "rate": rate(mono["agree"], mono["n"])},
         "monotonicity_by_kind": {k: {**v, "rate": rate(v["agree"], v["n"])} for k, v in sorted(per_kind.items())},
         "transitivity": {**trans, "pair_rate": rate(trans["consistent"], trans["pairs"]),
-                         "monotone_chain_rate": rate(trans["monotone_chains"], trans["chains"])},
+                         "monotone_chain_rate": rate(trans["monotone_chains"], trans["chains"]),
+                         "true_direction_chain_rate": rate(trans["true_direction_chains"], trans["chains"])},
     }
