@@ -70,11 +70,11 @@ class PairsParams:
     ct_open_path: Optional[str] = None
     approx_max_per_trial_pair: int = 10
     comparative_wording: Literal["polarity_free", "improvement"] = "polarity_free"
-    change_edges_sd: list[float] = field(default_factory=lambda: [-1.0, -0.3, 0.3, 1.0])
+    change_edges_sd: list[float] = field(default_factory=lambda: [-0.6, -0.15, 0.15, 0.6])
     change_edges_rel: list[float] = field(default_factory=lambda: [-0.3, -0.05, 0.05, 0.3])
     prospective: bool = True                 # build the prospective benchmark from the test split
     anchor_k: int = 7                        # anchors retrieved per benchmark arm (train split, posted before the cutoff)
-    anchor_min_similarity: float = 0.5       # outcome-text cosine similarity for an anchor's outcome
+    anchor_min_similarity: float = 0.45      # outcome-text cosine similarity for an anchor's outcome
     ct_open_cutoff: str = "2025-02-01"       # CT Open anchors: results posted before this (Winter 2025; Summer: 2025-09-01)
 
     def __post_init__(self) -> None:
@@ -161,6 +161,7 @@ class SftParams:
     logging_steps: int = 5
     accelerate_config: str = "configs/accelerate/multi_gpu.yaml"
     imagined_steps: bool = True          # train on the teacher-imagined steps (data/traces/imagined.jsonl)
+    balance_bins: bool = True            # sample operator questions inversely to their answer bin's frequency
 
 
 @dataclass

@@ -10,6 +10,7 @@ until a start state equals a target state; each step is asked as one local-opera
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -57,6 +58,15 @@ def cell_state(row: dict, with_result: bool = True) -> dict:
     return state
 
 
+def weeks_of(text) -> Optional[float]:
+    """Weeks of the last 'N day/week/month/year' in a time-frame text (None when there is none)."""
+    found = re.findall(r"(\d+(?:\.\d+)?)\s*-?\s*(day|week|month|year)s?", str(text or "").lower())
+    if not found:
+        return None
+    n, unit = found[-1]
+    return round(float(n) * {"day": 1 / 7, "week": 1.0, "month": 4.348, "year": 52.18}[unit], 3)
+
+
 def _norm(x):
     x = _clean(x)
     if isinstance(x, str):
@@ -87,6 +97,7 @@ def factor_key(state: dict, factor: str):
         return _norm(state.get("phase"))
     if factor == "time_frame":
         w = _clean(state.get("time_weeks"))
+        w = weeks_of(state.get("time_frame")) if not isinstance(w, (int, float)) else w
         return float(w) if isinstance(w, (int, float)) else _norm(state.get("time_frame"))
     raise ValueError(f"unknown factor {factor!r}")
 

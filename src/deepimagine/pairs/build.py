@@ -248,7 +248,7 @@ class BuildSettings:
     margin_sd: float = 0.2
     margin_rel: float = 0.05
     comparative_wording: str = "polarity_free"   # polarity_free | improvement
-    change_edges_sd: tuple = (-1.0, -0.3, 0.3, 1.0)     # operator bins, standardised by the pooled SD
+    change_edges_sd: tuple = (-0.6, -0.15, 0.15, 0.6)   # operator bins, standardised by the pooled SD
     change_edges_rel: tuple = (-0.3, -0.05, 0.05, 0.3)  # ... relative to |anchor value| without an SD
 
 

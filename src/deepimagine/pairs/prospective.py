@@ -23,7 +23,7 @@ from typing import Iterator, Optional
 
 import duckdb
 
-from ..states import cell_state
+from ..states import cell_state, weeks_of
 from .build import _num, significance
 from .natural import _arm_order, _fetch, load_analyses
 
@@ -154,13 +154,6 @@ def option_roles(q) -> Optional[list[tuple]]:
     return roles
 
 
-def _weeks(text: Optional[str]) -> Optional[float]:
-    m = re.search(r"(\d+(?:\.\d+)?)\s*(day|week|month|year)s?", str(text or "").lower())
-    if not m:
-        return None
-    return round(float(m.group(1)) * {"day": 1 / 7, "week": 1.0, "month": 4.348, "year": 52.18}[m.group(2)], 3)
-
-
 def _text_state(arm: dict, outcome: dict, trial: dict) -> dict:
     """A protocol state from a CT Open item's own text (a trial not in the registry)."""
     names = [str(i.get("name")) for i in arm.get("interventions") or [] if isinstance(i, dict) and i.get("name")]
@@ -171,7 +164,7 @@ def _text_state(arm: dict, outcome: dict, trial: dict) -> dict:
             "arm_type": arm.get("type"), "arm_description": arm.get("description"),
             "intervention": None if placebo else (active[0].lower() if active else None), "is_placebo": placebo,
             "measure": outcome.get("measure"), "time_frame": outcome.get("time_frame"),
-            "time_weeks": _weeks(outcome.get("time_frame"))}
+            "time_weeks": weeks_of(outcome.get("time_frame"))}
 
 
 def attach_states(questions: list, protocol: dict[str, dict[str, dict]]) -> Counter:
@@ -197,7 +190,7 @@ def attach_states(questions: list, protocol: dict[str, dict[str, dict]]) -> Coun
                 counts["arm_state_missing"] += 1
                 continue
             s.update(measure=out.get("measure"), time_frame=out.get("time_frame"),
-                     time_weeks=_weeks(out.get("time_frame")) if s.get("time_weeks") is None or label not in registry_arms
+                     time_weeks=weeks_of(out.get("time_frame")) if s.get("time_weeks") is None or label not in registry_arms
                      else s.get("time_weeks"))
             states[label] = s
         c["arm_states"] = states
@@ -215,10 +208,7 @@ def protocol_states(con: duckdb.DuckDBPyConnection, ncts: set[str]) -> dict[str,
                           ORDER BY c.nct_id, c.outcome_id, c.group_id""", [])
     con.unregister("wanted_ncts")
     for r in rows:
-        s = cell_state(r, with_result=False)
-        n_arms = None
-        out[r["nct_id"]].setdefault(r.get("arm_label"), s)
-        del n_arms
+        out[r["nct_id"]].setdefault(r.get("arm_label"), cell_state(r, with_result=False))
     for nct, arms in out.items():   # planned arm size: enrolment shared by the arms (a protocol fact)
         for s in arms.values():
             s["n_planned"] = round(s["enrollment"] / len(arms), 1) if s.get("enrollment") else None

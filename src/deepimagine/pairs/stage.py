@@ -118,7 +118,7 @@ def _write_cells(con, better: BetterLookup, path: Path) -> int:
             ORDER BY c.nct_id, c.outcome_id, c.group_id
         ) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)""")
     con.unregister("cell_better")
-    return con.execute("SELECT count(*) FROM cells").fetchone()[0]
+    return con.execute("SELECT count(*) FROM cells").fetchall()[0][0]   # fetch all: no unfinished result left
 
 
 def _targets_local(q: Question):

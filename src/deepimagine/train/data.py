@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -71,16 +72,24 @@ def trace_completion(q: Question, trace: str, max_reason_chars: int = 0) -> Opti
     return format_answer(parsed.probs, shorten(parsed.reason or gold_reason(q), max_reason_chars))
 
 
-def operator_first(questions: list[Question], cap: Optional[int], seed: int) -> list[Question]:
+def operator_first(questions: list[Question], cap: Optional[int], seed: int, balance: bool = False) -> list[Question]:
     """Under a ``cap``, the local-operator ('change') questions first, every one when the cap allows,
-    then a seeded sample of the others; file order kept within each group."""
+    then a seeded sample of the others; file order kept within each group. With ``balance``, the
+    operator questions are sampled with weights 1 / (count of their answer bin), so the rare
+    'much lower' / 'much higher' changes are not drowned by 'about the same'."""
     if cap is None or len(questions) <= cap:
         return list(questions)
     rng = random.Random(seed)
     ops = [q for q in questions if q.category == "change"]
     rest = [q for q in questions if q.category != "change"]
     if len(ops) >= cap:
-        keep = set(id(q) for q in rng.sample(ops, cap))
+        if balance:
+            freq = Counter(q.answer_index for q in ops)
+            # weighted sampling without replacement (Efraimidis-Spirakis keys u^(1/w))
+            keyed = sorted(ops, key=lambda q: -rng.random() ** freq[q.answer_index])
+            keep = set(id(q) for q in keyed[:cap])
+        else:
+            keep = set(id(q) for q in rng.sample(ops, cap))
         return [q for q in ops if id(q) in keep]
     picked = set(id(q) for q in rng.sample(rest, cap - len(ops)))
     return ops + [q for q in rest if id(q) in picked]
