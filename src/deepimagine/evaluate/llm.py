@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from .. import io
 from ..models import resolve_base_path
 from ..questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..states import FACTOR_GROUP
 
 from .prediction import Prediction
 
@@ -41,14 +42,24 @@ def model_paths(model: str, models_dir: Path = io.MODELS_DIR) -> tuple[str, Opti
     return base, str(adapter)
 
 
+def operator_adapters(adapter: Optional[str]) -> dict[str, str]:
+    """{factor group: path} of the per-factor operators saved beside an adapter (``sft.operators:
+    per_factor`` writes ``<adapter>/operators/<group>/``); empty for a shared operator."""
+    if not adapter:
+        return {}
+    root = Path(adapter) / "operators"
+    return {d.name: str(d) for d in sorted(root.glob("*")) if (d / "adapter_config.json").exists()}
+
+
 def get_generator(params, base: str, adapter: Optional[str]):
+    """One engine per model: the base with its adapter as ``default`` and every per-factor operator by group."""
     from ..models.generate import Generator
 
     key = (base, adapter, params.model.backend, params.model.dtype)
     if key not in _GENERATORS:
         _GENERATORS.clear()   # free the previous model first
-        _GENERATORS[key] = Generator(base, adapter, backend=params.model.backend, dtype=params.model.dtype,
-                                     batch_size=params.model.generate_batch_size, seed=params.seed)
+        adapters = {"default": adapter, **operator_adapters(adapter)} if adapter else None
+        _GENERATORS[key] = Generator.from_params(params, base, adapters=adapters)
     return _GENERATORS[key]
 
 
@@ -122,33 +133,62 @@ class LLMPredictor:
         self.counts: Counter = Counter()
         self.train = list(train or [])
         self._cache: dict[str, str] = {}
+        self.operators = operator_adapters(self.adapter)
 
     def temperature_scaling(self) -> dict:
-        """Likelihood decisions: the temperature fitted on a stratified sample of
-        ``evaluate.calibration_questions`` training questions (never benchmark questions), once per
-        model and shared by its modes. Temperature 1 (plain softmax) when off or nothing to fit on."""
+        """Likelihood decisions: temperatures fitted on ``evaluate.calibration_questions`` training
+        questions (never benchmark ones), once per model and shared by its modes: one for the
+        operator ('change') questions, which every imagining step is, and one for the others (a
+        stratified sample), since a model can be sharp on one and guessing on the other.
+        Temperature 1 (plain softmax) when off or nothing to fit on."""
         n = self.params.evaluate.calibration_questions
         if self.params.model.decision != "likelihood" or not n or not self.train:
-            return {"temperature": 1.0, "questions": 0}
+            return {"temperature": 1.0, "operator_temperature": 1.0, "questions": 0}
         key = (self.base, self.adapter, n)
         if key not in _TEMPERATURES:
             from .sampling import stratified_sample
 
-            sample = stratified_sample(self.train, n, self.params.seed)
-            scores = self.option_scores(sample)
-            answers = [q.answer_index for q in sample]
-            t = fit_temperature(scores, answers)
-            _TEMPERATURES[key] = {"temperature": round(t, 4), "questions": len(sample),
+            fitted = {}
+            for group, pool in (("operator", [q for q in self.train if q.category == "change"]),
+                                ("other", [q for q in self.train if q.category != "change"])):
+                sample = stratified_sample(pool, n, self.params.seed)
+                if not sample:
+                    fitted[group] = {"temperature": 1.0, "questions": 0}
+                    continue
+                scores = self.option_scores(sample)
+                answers = [q.answer_index for q in sample]
+                t = fit_temperature(scores, answers)
+                fitted[group] = {"temperature": round(t, 4), "questions": len(sample),
                                  "nll_at_1": round(mean_nll(scores, answers, 1.0), 4),
                                  "nll": round(mean_nll(scores, answers, t), 4)}
-            log.info("%s: temperature %s", self.model, _TEMPERATURES[key])
+            _TEMPERATURES[key] = {"temperature": fitted["other"]["temperature"],
+                                 "operator_temperature": fitted["operator"]["temperature"], "fits": fitted}
+            log.info("%s: temperatures %s", self.model, _TEMPERATURES[key])
         return _TEMPERATURES[key]
 
+    def adapter_for(self, q: Question) -> Optional[str]:
+        """The adapter that answers ``q``: its factor group's operator for an operator ('change')
+        question when per-factor operators exist, else the model's own adapter."""
+        if q.category == "change" and FACTOR_GROUP.get(q.factor) in self.operators:
+            return FACTOR_GROUP[q.factor]
+        return None
+
     def option_scores(self, questions: Sequence[Question]) -> list[list[float]]:
-        """Log-likelihood of each option's canonical DECISION line after each question's prompt."""
+        """Log-likelihood of each option's canonical DECISION line after each question's prompt
+        (batched per adapter)."""
         gen = get_generator(self.params, self.base, self.adapter)
-        return gen.score_options([render_messages(q) for q in questions],
-                                 [decision_candidates(len(q.options)) for q in questions])
+        out: list = [None] * len(questions)
+        by_adapter: dict = {}
+        for i, q in enumerate(questions):
+            by_adapter.setdefault(self.adapter_for(q), []).append(i)
+        for adapter, idx in by_adapter.items():
+            scores = gen.score_options([render_messages(questions[i]) for i in idx],
+                                       [decision_candidates(len(questions[i].options)) for i in idx], adapter=adapter)
+            for i, sc in zip(idx, scores):
+                out[i] = sc
+            if adapter:
+                self.counts[f"operator_{adapter}"] += len(idx)
+        return out
 
     def ask(self, questions: Sequence[Question]) -> list[str]:
         """One answer per question: generated (greedy) or, with ``model.decision: likelihood``, the
@@ -159,13 +199,20 @@ class LLMPredictor:
         if todo:
             qs = list(todo.values())
             if self.params.model.decision == "likelihood":
-                t = self.temperature_scaling()["temperature"]
-                texts = [likelihood_answer(scores, t) for scores in self.option_scores(qs)]
+                ts = self.temperature_scaling()
+                texts = [likelihood_answer(scores, ts["operator_temperature"] if q.category == "change" else ts["temperature"])
+                         for q, scores in zip(qs, self.option_scores(qs))]
             else:
                 gen = get_generator(self.params, self.base, self.adapter)
-                outs = gen.generate([render_messages(q) for q in qs], max_new_tokens=self.params.model.max_new_tokens,
-                                    temperature=self.params.model.temperature, seed=self.params.seed)
-                texts = [o[0] for o in outs]
+                texts = [""] * len(qs)
+                by_adapter: dict = {}
+                for i, q in enumerate(qs):
+                    by_adapter.setdefault(self.adapter_for(q), []).append(i)
+                for adapter, idx in by_adapter.items():
+                    outs = gen.generate([render_messages(qs[i]) for i in idx], max_new_tokens=self.params.model.max_new_tokens,
+                                        temperature=self.params.model.temperature, seed=self.params.seed, adapter=adapter)
+                    for i, o in zip(idx, outs):
+                        texts[i] = o[0]
             self._cache.update(zip(todo, texts))
             self.counts["model_calls"] += len(qs)
         return [self._cache[k] for k in keys]

@@ -108,6 +108,14 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
         from .llm import RetrievalPredictor
 
         return RetrievalPredictor(params)
+    if name == "oracle":
+        from .oracle import OraclePredictor
+
+        try:
+            return OraclePredictor(params)
+        except FileNotFoundError as e:
+            log.warning("oracle: %s; skipped", e)
+            return None
     if name in BASELINE_NAMES:
         try:
             return BaselinePredictor(name, baselines_dir)
@@ -134,7 +142,7 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
             except AttributeError:
                 pass
         return predictor
-    raise ValueError(f"unknown predictor {name!r} (known: majority, retrieval, {', '.join(BASELINE_NAMES)}, "
+    raise ValueError(f"unknown predictor {name!r} (known: majority, retrieval, oracle, {', '.join(BASELINE_NAMES)}, "
                      f"{', '.join(LLM_MODELS)} [/mode])")
 
 

@@ -126,6 +126,7 @@ def sft_rows(questions: Iterable[Question], traces: dict[str, str], max_reason_c
         rows.append({
             "id": q.id,
             "category": q.category,
+            "factor": q.factor,
             "prompt": render_messages(q),
             "completion": [{"role": "assistant", "content": completion}],
         })

@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 from .. import io
 from ..params import Params
+from ..states import FACTOR_GROUP
 from . import common, data
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,42 @@ def make_trainer(params: Params, base_path: str, rows: Sequence[dict], output_di
                       processing_class=tokenizer, peft_config=lora_config(params), callbacks=list(callbacks))
 
 
+def operator_groups(rows: Sequence[dict], min_rows: int = 16) -> dict[str, list[dict]]:
+    """The selected SFT rows of each operator group (``states.FACTOR_GROUP``): change questions only."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("category") == "change" and r.get("factor") in FACTOR_GROUP:
+            groups.setdefault(FACTOR_GROUP[r["factor"]], []).append(r)
+    return {g: rs for g, rs in sorted(groups.items()) if len(rs) >= min_rows}
+
+
+def train_operators(params: Params, base_path: str, shared_dir: Path, rows: Sequence[dict], tokenizer,
+                    out_dir: Path) -> dict:
+    """``sft.operators: per_factor``: one LoRA operator per factor group, each the shared adapter
+    specialised for ``sft.operator_steps`` more steps on its group's operator questions, saved to
+    ``out_dir/<group>/``. Returns {group: info}."""
+    from dataclasses import replace
+
+    from datasets import Dataset
+    from peft import PeftModel
+    from trl import SFTTrainer
+
+    infos = {}
+    sp = replace(params.sft, max_steps=params.sft.operator_steps, warmup_ratio=0.0)
+    group_params = replace(params, sft=sp)
+    for group, group_rows in operator_groups(rows).items():
+        model = PeftModel.from_pretrained(common.load_model(base_path, params.model.dtype), str(shared_dir),
+                                          is_trainable=True)
+        dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in group_rows])
+        trainer = SFTTrainer(model=model, args=sft_config(group_params, CHECKPOINT_DIR / "operators" / group),
+                             train_dataset=dataset, processing_class=tokenizer)
+        result = trainer.train()
+        infos[group] = {"rows": len(group_rows), "steps": trainer.state.global_step, "train_loss": result.training_loss}
+        common.save_adapter(trainer, tokenizer, out_dir / group, infos[group])
+        log.info("operator %s: %s", group, infos[group])
+    return infos
+
+
 def run_fingerprint(params: Params, base_path: str, train_file: Path, traces_file: Path) -> str:
     return common.fingerprint(stage="sft", seed=params.seed, sft=params.sft, dtype=params.model.dtype,
                               base=base_path, base_build=common.file_digest(Path(base_path) / "config.json"),
@@ -144,8 +181,11 @@ def train(params: Params, out_dir: Path = OUT_DIR, metrics_dir: Path = METRICS_D
         "first_token_accuracy": accuracy[0] if accuracy else None,
         "last_token_accuracy": accuracy[-1] if accuracy else None,
     }
-    log.info("training took %.1fs", time.perf_counter() - started)  # not in train_info.json: outputs stay byte-reproducible
     common.save_adapter(trainer, tokenizer, out_dir, info)
+    if params.sft.operators == "per_factor" and common.is_main_process():
+        info["operators"] = train_operators(params, base_path, out_dir, rows, tokenizer, Path(out_dir) / "operators")
+        io.write_json(Path(out_dir) / "train_info.json", info)
+    log.info("training took %.1fs", time.perf_counter() - started)  # not in train_info.json: outputs stay byte-reproducible
     log.info("SFT done: %s", info)
     return info
 
