@@ -42,6 +42,7 @@ TINY = {
     "evaluate.max_llm_questions": 24,
     "evaluate.imagine_k": 2,
     "evaluate.bootstrap": 50,
+    "traces.imagined_paths": 100,
 }
 
 

@@ -209,7 +209,7 @@ class BaselinesParams:
 @dataclass
 class EvaluateParams:
     predictors: list[str] = field(
-        default_factory=lambda: ["majority", "logistic", "random_forest", "lightgbm", "retrieval", "base", "sft", "rl"]
+        default_factory=lambda: ["majority", "logistic", "random_forest", "lightgbm", "retrieval", "oracle", "base", "sft", "rl"]
     )
     modes: list[str] = field(default_factory=lambda: ["direct", "rag", "imagine"])
     imagine_k: int = 3

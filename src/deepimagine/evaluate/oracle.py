@@ -19,7 +19,7 @@ from .. import io
 from ..pairs.operator import change_bin, standardised_change
 from ..questions import Question
 from ..states import question_states
-from ..traces.imagined import ORACLE_FIELDS, Oracle
+from ..oracle import ORACLE_FIELDS, Oracle
 from .imagine import Settings, answer_probs, apply_step, fallback_reason, plan_chains
 from .prediction import Prediction
 

@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 from ..pairs.build import cell_sd
 from ..pairs.operator import change_bin, standardised_change
 from ..questions import Question, parse_decision
-from ..registry.simulate import true_mean
+from ..oracle import ORACLE_FIELDS, Oracle
 from ..states import FACTOR_ORDER, build_path, cell_state, step_question
 
 log = logging.getLogger(__name__)
@@ -49,39 +49,6 @@ def path_pairs(cells: Sequence[dict], n: int, seed: int) -> list[tuple[dict, dic
         if s["nct_id"] != t["nct_id"]:
             out.append((s, t))
     return out
-
-
-class Oracle:
-    """True means of (intermediate) states from truth.json's world and study records."""
-
-    def __init__(self, truth: dict):
-        self.world = truth.get("world") or {}
-        self.studies = truth.get("studies") or {}
-
-    def params(self, cell: dict) -> Optional[dict]:
-        study = self.studies.get(cell.get("nct_id"))
-        if not study:
-            return None
-        arms = study.get("arms") or {}
-        arm = next((arms[k] for k in (cell.get("design_label"), cell.get("arm_label"), cell.get("group_title"))
-                    if k and k in arms), None)
-        out = (study.get("outcomes") or {}).get(f"{cell.get('measure') or ''} | {cell.get('time_frame') or ''}")
-        if arm is None or out is None:
-            return None
-        pop = study.get("population") or {}
-        return {"drug": arm.get("drug"), "dose": arm.get("dose") or 0.0, "endpoint": out["endpoint"],
-                "weeks": out["weeks"], "region_weights": study.get("region_weights"),
-                "age_group": pop.get("age_group", "adult"), "female_share": pop.get("female_share", 0.5),
-                "placebo_factor": study.get("placebo_factor", 1.0)}
-
-    def mean(self, p: dict) -> float:
-        return true_mean(self.world, p["drug"], p["dose"], p["endpoint"], p["weeks"], p["region_weights"],
-                         p["age_group"], p["female_share"], p["placebo_factor"])
-
-
-# which oracle parameters each factor step takes from the target
-ORACLE_FIELDS = {"intervention": ("drug", "dose"), "dose": ("dose",), "region": ("region_weights",),
-                 "population": ("age_group", "female_share"), "phase": (), "time_frame": ("weeks",)}
 
 
 def oracle_steps(pairs: Sequence[tuple[dict, dict]], oracle: Oracle, edges_sd, edges_rel,

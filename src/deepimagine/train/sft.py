@@ -132,7 +132,7 @@ def train_operators(params: Params, base_path: str, shared_dir: Path, rows: Sequ
 
     infos = {}
     sp = replace(params.sft, max_steps=params.sft.operator_steps, warmup_ratio=0.0)
-    group_params = replace(params, sft=sp)
+    group_params = replace(params, sft=sp)  # dvc-params: sft
     for group, group_rows in operator_groups(rows).items():
         model = PeftModel.from_pretrained(common.load_model(base_path, params.model.dtype), str(shared_dir),
                                           is_trainable=True)
