@@ -194,6 +194,9 @@ def render_prompt(q: Question) -> str:
         lines.append("known result: " + format_result(anchor.get("result")))
     if q.factor and q.source != "ct_open":
         lines.append(f"change: {q.factor}: {q.from_value} -> {q.to_value}")
+        target = c.get("target") or {}
+        if target and q.factor in ("arm", "comparator", "dose") and format_arm(target) != format_arm(anchor):
+            lines.append("changed arm: " + format_arm(target))
         target_out = c.get("target_outcome") or {}
         if target_out and (target_out.get("measure"), target_out.get("time_frame")) != (out.get("measure"), out.get("time_frame")):
             lines.append("changed " + _outcome_line(target_out))
