@@ -65,12 +65,14 @@ def test_llm_predictor_calibrates_once_per_model(tiny_base_dir, tmp_path):
 
     llm._TEMPERATURES.clear()
     plain = predictor(0).predict(test)
-    assert predictor(0).temperature_scaling() == {"temperature": 1.0, "questions": 0}
+    assert predictor(0).temperature_scaling() == {"temperature": 1.0, "operator_temperature": 1.0, "questions": 0}
     calibrated_predictor = predictor(16)
     calibrated = calibrated_predictor.predict(test)
     cal = calibrated_predictor.temperature_scaling()
-    assert cal["questions"] == 16 and cal["temperature"] > 0
-    assert cal["nll"] <= cal["nll_at_1"] + 1e-9
+    # toy questions hold no operator ('change') question: only the other temperature is fitted
+    assert cal["questions"] == 16 and cal["temperature"] > 0 and cal["fits"]["operator"]["questions"] == 0
+    assert cal["operator_temperature"] == 1.0
+    assert cal["fits"]["other"]["nll"] <= cal["fits"]["other"]["nll_at_1"] + 1e-9
     # the answers are the option likelihoods under that one temperature (plain softmax when off)
     scores = calibrated_predictor.option_scores(test)
     for a, b, s in zip(plain, calibrated, scores):

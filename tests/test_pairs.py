@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from deepimagine import params as params_mod
-from deepimagine.questions import (COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+from deepimagine.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                                    SUPERIORITY_OPTIONS, Question)
 
 from fixtures.registry import make_registry
@@ -149,8 +149,12 @@ def test_answers_and_wording(built):
     _, _, rows = built
     pairs = _by_pair(rows["train"] + rows["test"])
     step1 = pairs["NCT00000001|dose_successive|0:OG000>0:OG001"]
-    assert set(step1) == {"direction", "comparative_effect", "superiority"}
+    assert set(step1) == {"direction", "change", "comparative_effect", "superiority"}
     assert step1["direction"]["options"] == DIRECTION_OPTIONS and step1["direction"]["answer_index"] == 1
+    # the local operator: -0.4 / pooled SD 1.0 = -0.4 SD, in (-0.6, -0.15] -> "lower"
+    change_meta = json.loads(step1["change"]["meta"])
+    assert step1["change"]["options"] == CHANGE_OPTIONS and step1["change"]["answer_index"] == 1
+    assert (change_meta["z"], change_meta["sd"], change_meta["scale_from"]) == (-0.4, 1.0, "sd")
     assert step1["comparative_effect"]["options"] == COMPARATIVE_OPTIONS
     assert step1["comparative_effect"]["answer_index"] == 1          # significantly lower (p=0.004)
     assert step1["superiority"]["options"] == SUPERIORITY_OPTIONS
@@ -160,7 +164,7 @@ def test_answers_and_wording(built):
     assert step1["direction"]["from_value"] == "placebo" and step1["direction"]["to_value"] == "10 mg QD"
     assert step1["direction"]["expected_effect"] == pytest.approx(-0.35)
     step2 = pairs["NCT00000001|dose_successive|0:OG001>0:OG002"]
-    assert set(step2) == {"direction"}                              # no posted analysis 10 vs 25 mg
+    assert set(step2) == {"direction", "change"}                    # no posted analysis 10 vs 25 mg
     assert step2["direction"]["answer_index"] == 2                   # -0.1 within 0.2 SD
     assert json.loads(step2["direction"]["meta"])["step"] == 2
     # time point: week 24 vs week 12, expected effect standardised by the week-12 scale
@@ -190,7 +194,7 @@ def test_context_keys(built):
 
 def test_approximate_pairs_and_split(built):
     tmp, report, rows = built
-    approx = [r for r in rows["train"] + rows["test"] if r["source"] == "approximate"]
+    approx = [r for r in rows["train"] + rows["test"] if r["source"] == "approximate" and r["category"] == "direction"]
     assert len(approx) == 1
     (r,) = approx
     assert r["kind"] == "geography" and r["factor"] == "region" and r["split"] == "train"
@@ -205,7 +209,7 @@ def test_approximate_pairs_and_split(built):
     test_ncts = {n for r in rows["test"] for n in r["nct_ids"]}
     train_ncts = {n for r in rows["train"] for n in r["nct_ids"]}
     assert test_ncts == {"NCT00000003"} and not (test_ncts & train_ncts)
-    assert report["counts"]["by_split"] == {"train": 17, "test": 3}
+    assert report["counts"]["by_split"] == {"train": 28, "test": 4}     # 11 + 1 pairs: one operator question each
 
 
 def test_outputs_cells_card_metrics(built):
@@ -219,9 +223,9 @@ def test_outputs_cells_card_metrics(built):
                                                                                  "change from baseline in hba1c")
     assert c["regions"] == ["North America"] and c["trial_text"].startswith("Dose-ranging")
     card = (tmp / "pairs" / "README.md").read_text()
-    assert "load_dataset" in card and "| test | 3 |" in card
+    assert "load_dataset" in card and "| test | 4 |" in card
     metrics = json.loads((tmp / "metrics" / "pairs.json").read_text())
-    assert metrics["counts"]["by_source"] == {"approximate": 1, "natural": 19}
+    assert metrics["counts"]["by_source"] == {"approximate": 2, "natural": 30}
     assert not (tmp / "pairs" / "ct_open.jsonl").exists()
 
 

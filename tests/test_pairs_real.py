@@ -63,7 +63,8 @@ def test_czp_primary_outcomes(real):
     _, _, rows = real
     for oid, (a, t) in {0: (7.0, 47.2), 1: (11.4, 47.8)}.items():
         q = _czp(rows, oid)
-        assert set(q) == {"direction", "comparative_effect", "superiority"}, oid
+        assert set(q) == {"direction", "change", "comparative_effect", "superiority"}, oid
+        assert q["change"]["answer_index"] == 4                    # +40 points on a binomial SD of ~40: much higher
         d = q["direction"]
         ctx = json.loads(d["context"])
         assert ctx["anchor"]["result"]["value"] == a and "Placebo" in ctx["anchor"]["label"]

@@ -121,7 +121,7 @@ class ModelParams:
     tiny_hidden_size: int = 128
     tiny_layers: int = 4
     tiny_heads: int = 4
-    tiny_vocab_size: int = 2048
+    tiny_vocab_size: int = 4096
     tiny_pretrain_steps: int = 300
     tiny_pretrain_lr: float = 0.003
     tiny_pretrain_batch_size: int = 4
@@ -148,11 +148,11 @@ class SftParams:
     lora_dropout: float = 0.05
     target_modules: Any = "all-linear"
     learning_rate: float = 3e-3
-    epochs: float = 3
+    epochs: float = 1
     max_length: int = 1024
     batch_size: int = 16
     grad_accum: int = 1
-    max_examples: Optional[int] = 1200
+    max_examples: Optional[int] = 6000
     save_steps: int = 100
     max_steps: Optional[int] = None
     warmup_ratio: float = 0.05
@@ -216,7 +216,7 @@ class EvaluateParams:
     imagine_weights: Literal["uniform", "similarity"] = "uniform"   # mixture weights of the k paths
     imagine_order: list[str] = field(default_factory=lambda: [
         "intervention", "dose", "region", "population", "phase", "time_frame"])
-    max_llm_questions: Optional[int] = 200
+    max_llm_questions: Optional[int] = 400
     bootstrap: int = 1000
     ece_bins: int = 10
     calibration_questions: Optional[int] = 200   # likelihood decisions: temperature fitted on this many train questions (0/null: off)

@@ -162,7 +162,8 @@ class LLMPredictor:
                                  "nll_at_1": round(mean_nll(scores, answers, 1.0), 4),
                                  "nll": round(mean_nll(scores, answers, t), 4)}
             _TEMPERATURES[key] = {"temperature": fitted["other"]["temperature"],
-                                 "operator_temperature": fitted["operator"]["temperature"], "fits": fitted}
+                                 "operator_temperature": fitted["operator"]["temperature"],
+                                 "questions": sum(f["questions"] for f in fitted.values()), "fits": fitted}
             log.info("%s: temperatures %s", self.model, _TEMPERATURES[key])
         return _TEMPERATURES[key]
 
