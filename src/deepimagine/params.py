@@ -162,7 +162,7 @@ class SftParams:
     accelerate_config: str = "configs/accelerate/multi_gpu.yaml"
     imagined_steps: bool = True          # train on the teacher-imagined steps (data/traces/imagined.jsonl)
     balance_bins: bool = True            # sample operator questions inversely to their answer bin's frequency
-    operators: Literal["shared", "per_factor"] = "shared"   # per_factor: + one LoRA operator per factor group
+    operators: Literal["shared", "per_factor"] = "per_factor"   # per_factor: + one LoRA operator per factor group
     operator_steps: int = 40             # per_factor: steps that specialise the shared adapter on each group
 
 
