@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # GPU check and timing, for a CUDA machine: the CUDA tests (SFT and GRPO steps in bf16, transformers
 # generation and likelihood scoring on the GPU against the CPU, the vLLM backend when the gpu extra
-# is installed), then the default `sft` and `rl` stages timed on the GPU.
+# is installed), then the default `sft` (with its per-factor operators) and `rl` stages timed on the
+# GPU, then imagining (sft/imagine, one engine with every operator adapter) on CUDA against the CPU.
 #
 #   dvc repro traces base          # (on any machine) the stage inputs: data/pairs, data/traces, models/base
+#                                  # (carry data/pairs, data/traces, models/base: together well under 64 MiB)
 #   bash benchmarks/gpu_stages.sh  # prints the device, the test summary and each stage's wall time
 #
 # Runs from the repository root with the project importable (installed, or PYTHONPATH=src).
@@ -30,4 +32,7 @@ for stage in sft rl; do
   grep -E "done in|GRPO done|SFT done|Error|error" "$LOG/$stage.txt" | tail -3
   [ -f "models/$stage/train_info.json" ] && cp "models/$stage/train_info.json" "$LOG/${stage}_train_info.json"
 done
+# imagining on CUDA vs CPU: same probabilities (float tolerance), steps per second on each
+CUDA_VISIBLE_DEVICES= $PY benchmarks/imagine_device.py --n 60 --out "$LOG/imagine_cpu.json" 2>&1 | grep -E "^device|max"
+$PY benchmarks/imagine_device.py --n 60 --out "$LOG/imagine_cuda.json" --compare "$LOG/imagine_cpu.json" 2>&1 | grep -E "^device|max"
 exit "$tests_rc"

@@ -352,3 +352,21 @@ def rag_question(q: Question, k: int) -> Question:
     ctx = dict(q.context)
     ctx["rag"] = listed
     return Question(**{**q.__dict__, "context": ctx})
+
+
+def answer_or_uniform(questions: Sequence[Question], run, counts: Counter, trajectories: dict) -> list:
+    """Predictions of a no-model imagining predictor (retrieval, oracle): ``run(questions)`` -> (probs,
+    trajectories, counts) for the questions imagining can answer; the others get a uniform answer,
+    counted as ``fallback_<reason>``."""
+    import json
+
+    from .prediction import Prediction
+
+    reasons = {q.id: fallback_reason(q) for q in questions}
+    counts.update(f"fallback_{r}" for r in reasons.values() if r)
+    probs, traj, c = run([q for q in questions if not reasons[q.id]])
+    counts.update(c)
+    trajectories.update(traj)
+    return [Prediction(q.id, probs[q.id], True, json.dumps(traj[q.id], default=str)) if q.id in probs
+            else Prediction(q.id, [1.0 / len(q.options)] * len(q.options), True, "fallback: uniform")
+            for q in questions]

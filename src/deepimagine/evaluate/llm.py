@@ -267,18 +267,10 @@ class RetrievalPredictor:
         self.trajectories: dict[str, dict] = {}
 
     def predict(self, questions: Sequence[Question]) -> list[Prediction]:
-        from .imagine import fallback_reason, imagine
+        from .imagine import answer_or_uniform, imagine
 
-        questions = list(questions)
-        reasons = {q.id: fallback_reason(q) for q in questions}
-        own = [q for q in questions if not reasons[q.id]]
-        self.counts.update(f"fallback_{r}" for r in reasons.values() if r)
-        probs, traj, counts = imagine(own, None, imagine_settings(self.params))
-        self.counts.update(counts)
-        self.trajectories.update(traj)
-        return [Prediction(q.id, probs[q.id], True, json.dumps(traj[q.id], default=str)) if q.id in probs
-                else Prediction(q.id, [1.0 / len(q.options)] * len(q.options), True, "fallback: uniform")
-                for q in questions]
+        settings = imagine_settings(self.params)
+        return answer_or_uniform(list(questions), lambda qs: imagine(qs, None, settings), self.counts, self.trajectories)
 
 
 def make_llm_predictor(params, model: str, mode: str, train: Optional[Sequence[Question]] = None) -> LLMPredictor:

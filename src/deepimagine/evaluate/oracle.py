@@ -20,8 +20,8 @@ from ..pairs.operator import change_bin, standardised_change
 from ..questions import Question
 from ..states import question_states
 from ..oracle import ORACLE_FIELDS, Oracle
-from .imagine import Settings, answer_probs, apply_step, fallback_reason, plan_chains
-from .prediction import Prediction
+from .imagine import Settings, answer_or_uniform, answer_probs, apply_step, plan_chains
+from .prediction import Prediction  # noqa: F401  (the predictions' type)
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,5 @@ class OraclePredictor:
         self.trajectories: dict[str, dict] = {}
 
     def predict(self, questions: Sequence[Question]) -> list[Prediction]:
-        questions = list(questions)
-        reasons = {q.id: fallback_reason(q) for q in questions}
-        own = [q for q in questions if not reasons[q.id]]
-        self.counts.update(f"fallback_{r}" for r in reasons.values() if r)
-        probs, traj, counts = oracle_imagine(own, self.oracle, self.settings)
-        self.counts.update(counts)
-        self.trajectories.update(traj)
-        return [Prediction(q.id, probs[q.id], True, json.dumps(traj[q.id], default=str)) if q.id in probs
-                else Prediction(q.id, [1.0 / len(q.options)] * len(q.options), True, "fallback: uniform")
-                for q in questions]
+        return answer_or_uniform(list(questions), lambda qs: oracle_imagine(qs, self.oracle, self.settings),
+                                 self.counts, self.trajectories)
