@@ -213,9 +213,14 @@ def test_prospective_items_follow_ct_open_format():
               "time_frame": "12 weeks", "outcome_type": "PRIMARY", "intervention_name": "Drug"}]
     analyses = {(0, frozenset({"OG000", "OG001"})): {"p_value": 0.001, "p_value_modifier": "<"}}
     items = list(trial_items(cells, analyses, {"nct_id": "NCT00000005", "title": "t"}, lambda c: "lower", 0.05))
-    assert [i["meta_label"] for i in items] == ["single_arm", "no_arm"]
+    assert [i["meta_label"] for i in items] == ["single_arm"]         # one item per (trial, outcome)
     sup, cmp_ = items[0]["questions"]
     assert sup["answer_index"] == 0 and sup["options"][0] == SUP_YES.format(a="Drug 20 mg", b="Placebo")
     assert cmp_["answer"] == CMP_WORSE.format(x="Placebo", y="Drug 20 mg")      # lower is better: placebo is worse
-    assert items[1]["questions"][0]["answer"] == END_YES
     assert all("value" not in arm for item in items for arm in item["arms"])     # no own result in the item
+    # a second dose arm against the same placebo: the outcome is asked as one implicit endpoint question
+    cells.append({**cells[1], "group_id": "OG002", "arm_id": 2, "arm_label": "Drug 40 mg", "value": -0.2})
+    analyses[(0, frozenset({"OG000", "OG002"}))] = {"p_value": 0.4, "p_value_modifier": "="}
+    (item,) = trial_items(cells, analyses, {"nct_id": "NCT00000005", "title": "t"}, lambda c: "lower", 0.05)
+    assert item["meta_label"] == "no_arm" and [q["category"] for q in item["questions"]] == ["endpoint"]
+    assert item["questions"][0]["answer"] == END_YES and len(item["list_of_tuples"]) == 2

@@ -10,7 +10,10 @@ Open's own format (``nct_id``, ``endpoint``, ``brief_title``, ``arms``, ``meta_l
 - ``endpoint`` (2 options, implicit, ``meta_label: no_arm``): did at least one listed arm meet the
   endpoint (a significant improvement over the control)?
 
-The items are read back by the CT Open importer, so both benchmarks are one code path.
+One item per (trial, outcome), as CT Open keys them (nct_id, endpoint): an outcome with one posted
+two-arm analysis gives the explicit superiority and comparative-effect questions, an outcome with
+several (dose-ranging arms against a control) the implicit endpoint question. The items are read
+back by the CT Open importer, so both benchmarks are one code path.
 ``attach_states`` then gives every CT Open-format question the *protocol* state of each compared
 arm: from the registry when the trial is in it (never its results), else from the item's text.
 """
@@ -69,7 +72,7 @@ def trial_items(cells: list[dict], analyses: dict, trial: dict, better_of, alpha
                     "outcome_type": "primaryOutcomes" if first.get("outcome_type") == "PRIMARY" else "secondaryOutcomes"}
         base = {"nct_id": trial["nct_id"], "endpoint_key": str(endpoint), "endpoint": endpoint, "brief_title": trial.get("title") or "",
                 "listed_arms": None}
-        met_any, tuples, arms = False, [], {}
+        compared = []
         for key, analysis in sorted(analyses.items(), key=lambda kv: sorted(kv[0][1])):
             if key[0] != oid:
                 continue
@@ -85,23 +88,27 @@ def trial_items(cells: list[dict], analyses: dict, trial: dict, better_of, alpha
                 continue
             sig = status == "yes"
             improved = (ve > vc) if better == "higher" else (ve < vc)
+            compared.append((exp, ctrl, sig, improved))
+        if len(compared) == 1:     # two arms compared: explicit superiority and comparative effect
+            exp, ctrl, sig, improved = compared[0]
             a, b = exp["arm_label"], ctrl["arm_label"]
-            met = sig and improved
-            met_any |= met
-            tuple_ = [a, "MET" if met else "NOT MET", b]
-            tuples.append(tuple_)
-            arms[a], arms[b] = _item_arm(exp), _item_arm(ctrl)
             yield {**base, "arms": [_item_arm(exp), _item_arm(ctrl)], "meta_label": "single_arm",
-                   "list_of_tuples": [tuple_],
+                   "list_of_tuples": [[a, "MET" if sig and improved else "NOT MET", b]],
                    "questions": [_question(0, "superiority", [SUP_YES.format(a=a, b=b), SUP_NO.format(a=a, b=b)],
-                                           0 if met else 1),
+                                           0 if sig and improved else 1),
                                  _question(1, "comparative_effect",
                                            [CMP_WORSE.format(x=b, y=a), CMP_WORSE.format(x=a, y=b),
                                             CMP_NONE.format(a=a, b=b)],
                                            2 if not sig else (0 if improved else 1))]}
-        if tuples:
-            yield {**base, "arms": list(arms.values()), "meta_label": "no_arm", "list_of_tuples": tuples,
-                   "questions": [_question(0, "endpoint", [END_YES, END_NO], 0 if met_any else 1)]}
+        elif compared:             # several arms against their controls: did any meet the endpoint (implicit)
+            arms = {}
+            for exp, ctrl, _, _ in compared:
+                arms[exp["arm_label"]], arms[ctrl["arm_label"]] = _item_arm(exp), _item_arm(ctrl)
+            met = any(sig and improved for _, _, sig, improved in compared)
+            yield {**base, "arms": list(arms.values()), "meta_label": "no_arm",
+                   "list_of_tuples": [[e["arm_label"], "MET" if sig and imp else "NOT MET", c["arm_label"]]
+                                      for e, c, sig, imp in compared],
+                   "questions": [_question(0, "endpoint", [END_YES, END_NO], 0 if met else 1)]}
 
 
 def prospective_items(con: duckdb.DuckDBPyConnection, better_of, alpha: float) -> Iterator[dict]:
