@@ -136,7 +136,10 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
             results, predictions = evaluate_benchmark(qs, preds, ev, params.seed)
             all_results[name] = results
             if any(q.expected_effect is not None for q in qs):  # simulated ground truth available
-                mechanism[name] = {pred: mechanism_recovery(qs, predictions[pred]) for pred in results}
+                # only true effects beyond the operator's "about the same" band have a direction to recover
+                band = params.pairs.change_edges_sd[2]
+                mechanism[name] = {pred: {**mechanism_recovery(qs, predictions[pred], margin=band), "margin_sd": band}
+                                   for pred in results}
             if comp := compare(qs, predictions, ev.comparisons, ev.bootstrap, params.seed):
                 comparisons[name] = comp
             for pred, res in results.items():
