@@ -4,7 +4,6 @@ the registry) and anchors from the registry's posted cells; imagine, rag and ret
 it with no fallback, and the answers export in CT Open's official form."""
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -38,15 +37,10 @@ ITEM = {
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    build = pytest.importorskip("deepimagine.tables.build")
     from deepimagine.pairs import stage
+    from fixtures.registry import registry_from_records
 
-    tmp = tmp_path_factory.mktemp("ctimagine")
-    with gzip.open(tmp / "studies.jsonl.gz", "wt", encoding="utf-8") as f:
-        for p in sorted(SHARED.glob("*.json")):
-            f.write(json.dumps(json.loads(p.read_text(encoding="utf-8"))) + "\n")
-    build.build(tmp / "studies.jsonl.gz", tmp / "registry.duckdb")
-    (tmp / "truth.json").write_text(json.dumps({"source": "dump", "studies": {}}))
+    tmp = registry_from_records(SHARED, tmp_path_factory.mktemp("ctimagine"))
     (tmp / "items.jsonl").write_text(json.dumps(ITEM) + "\n")
     # every results study is train (posted before 2024), CT Open anchors posted before 2025-02-01
     params = params_mod.from_dict({"pairs": {"test_cutoff": "2024-01-01", "ct_open_path": str(tmp / "items.jsonl"),

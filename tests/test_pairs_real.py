@@ -13,7 +13,6 @@ Checked by hand against NCT02552212 (file NCT02278341.json, certolizumab pegol v
 """
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -32,15 +31,10 @@ pytestmark = pytest.mark.skipif(not CTGOV.is_dir(), reason="../shared/data/ctgov
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
-    build = pytest.importorskip("deepimagine.tables.build")
     from deepimagine.pairs import stage
+    from fixtures.registry import registry_from_records
 
-    tmp = tmp_path_factory.mktemp("real")
-    with gzip.open(tmp / "studies.jsonl.gz", "wt", encoding="utf-8") as f:
-        for p in sorted(CTGOV.glob("*.json")):
-            f.write(json.dumps(json.loads(p.read_text(encoding="utf-8"))) + "\n")
-    build.build(tmp / "studies.jsonl.gz", tmp / "registry.duckdb")
-    (tmp / "truth.json").write_text(json.dumps({"source": "dump", "studies": {}}))
+    tmp = registry_from_records(CTGOV, tmp_path_factory.mktemp("real"))
     # cutoff between the four results studies: NCT00763412 (2017), NCT02210780 (2020-05) train;
     # NCT02552212 (2020-08) and NCT05594173 (2022) test
     raw = {"pairs": {"test_cutoff": "2020-06-01", "ct_open_path": str(CT_OPEN) if CT_OPEN.exists() else None}}
