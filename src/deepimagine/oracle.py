@@ -9,6 +9,13 @@ from typing import Optional
 from .mechanism import true_mean
 
 
+def truth_arm(study: dict, cell: dict) -> Optional[dict]:
+    """A study truth's record of a cell's arm: by design label, arm label or result-group title."""
+    arms = study.get("arms") or {}
+    return next((arms[k] for k in (cell.get("design_label"), cell.get("arm_label"), cell.get("group_title"))
+                 if k and k in arms), None)
+
+
 class Oracle:
     """True means of (intermediate) states from truth.json's world and study records."""
 
@@ -20,9 +27,7 @@ class Oracle:
         study = self.studies.get(cell.get("nct_id"))
         if not study:
             return None
-        arms = study.get("arms") or {}
-        arm = next((arms[k] for k in (cell.get("design_label"), cell.get("arm_label"), cell.get("group_title"))
-                    if k and k in arms), None)
+        arm = truth_arm(study, cell)
         out = (study.get("outcomes") or {}).get(f"{cell.get('measure') or ''} | {cell.get('time_frame') or ''}")
         if arm is None or out is None:
             return None

@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Optional
 
+from ..oracle import truth_arm
+
 
 def outcome_key(cell: dict) -> str:
     return f"{cell.get('measure') or ''} | {cell.get('time_frame') or ''}"
@@ -48,10 +50,7 @@ class Truth:
         study = self.studies.get(cell.get("nct_id"))
         if not study:
             return None
-        arms = study.get("arms") or {}
-        arm = next((arms[k] for k in (cell.get("design_label"), cell.get("arm_label"), cell.get("group_title"))
-                    if k and k in arms), None)
-        value = ((arm or {}).get("outcomes") or {}).get(outcome_key(cell))
+        value = ((truth_arm(study, cell) or {}).get("outcomes") or {}).get(outcome_key(cell))
         return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
     def scale(self, cell: dict) -> Optional[float]:
