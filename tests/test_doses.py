@@ -151,6 +151,8 @@ def test_looks_like_dose():
     ("Drug: Metformin XR 500mg", "metformin"), ("Pembrolizumab (MK-3475)", "pembrolizumab"),
     ("Semaglutide® 1.0 mg s.c.", "semaglutide"), ("Certolizumab Pegol", "certolizumab pegol"),
     ("Placebo", "placebo"), ("Vitamin D3 1000 IU", "vitamin d3"),
+    # a development code names one compound: its number is not a dose
+    ("NVT-1854", "nvt1854"), ("NVT-1854 200 mcg", "nvt1854"), ("NVT-8077", "nvt8077"), ("LY3298176 5 mg", "ly3298176"),
 ])
 def test_intervention_name_norm(name, expected):
     assert intervention_name_norm(name) == expected

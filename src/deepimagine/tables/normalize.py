@@ -60,17 +60,22 @@ _FORM_WORDS = {
 _TM = re.compile(r"[®™©]")
 _DOTTED_ROUTE = re.compile(r"\b(?:s\.c|i\.v|i\.m|p\.o|s\.q)\b\.?", re.IGNORECASE)
 _NON_ALNUM = re.compile(r"[^a-z0-9\-+ ]+")
+# development codes ('MK-3475', 'NVT-1854', 'BI-10773'): letters, a hyphen, 2+ digits. They name one
+# compound each, so the hyphen is dropped ('mk3475') before dose numbers are stripped, which would
+# otherwise cut every code of a sponsor down to its prefix ('nvt').
+_CODE = re.compile(r"\b([a-z]{1,6})-(\d{2,}[a-z]?)\b")
 _SPACES = re.compile(r"\s+")
 
 
 def intervention_name_norm(name: Optional[str]) -> Optional[str]:
-    """Lower-cased name without dose, formulation, route and salt words: 'Dapagliflozin 10 mg tablet' -> 'dapagliflozin'."""
+    """Lower-cased name without dose, formulation, route and salt words: 'Dapagliflozin 10 mg tablet' ->
+    'dapagliflozin'; a development code keeps its number: 'NVT-1854 200 mcg' -> 'nvt1854'."""
     if not name or not isinstance(name, str):
         return None
     s = _TM.sub("", _PREFIX.sub("", name)).lower()
     stripped = _PAREN.sub(" ", s)
     s = stripped if stripped.strip() else s.replace("(", " ").replace(")", " ")
-    s = _DOSE_EXPR.sub(" ", _DOTTED_ROUTE.sub(" ", s))
+    s = _DOSE_EXPR.sub(" ", _DOTTED_ROUTE.sub(" ", _CODE.sub(r"\1\2", s)))
     s = _NON_ALNUM.sub(" ", s.replace("/", " "))
     words = [w.strip("-+") for w in s.split()]
     kept = [w for w in words if w and w not in _FORM_WORDS]
