@@ -35,7 +35,7 @@ FACTOR_GROUP = {"arm": "arm", "comparator": "arm", "intervention": "arm", "dose"
                 "outcome_measure": "outcome", "time_point": "time", "time_frame": "time",
                 "region": "context", "population": "context", "phase": "context"}
 PROTOCOL_KEYS = ("nct_id", "title", "conditions", "phase", "regions", "sex", "min_age", "max_age", "enrollment",
-                 "arm_label", "arm_type", "arm_description", "intervention", "is_placebo", "dose_value", "dose_unit",
+                 "arm_label", "arm_type", "arm_description", "intervention", "intervention_name", "is_placebo", "dose_value", "dose_unit",
                  "dose_value_mg", "dose_frequency", "measure", "measure_norm", "time_frame", "time_weeks")
 RESULT_KEYS = ("value", "spread", "n", "dispersion_type", "unit", "sd")
 
@@ -142,10 +142,16 @@ def population_text(s: dict) -> str:
     return f"{sex}, age {lo if lo is not None else '?'}-{hi if hi is not None else '?'}"
 
 
+def shown_intervention(s: dict) -> Optional[str]:
+    """The intervention as the registry names it ('NVT-1854'), for prompts; ``intervention`` is the
+    normalised, synonym-merged key that steps compare."""
+    return "placebo" if s.get("is_placebo") else (s.get("intervention_name") or s.get("intervention"))
+
+
 def describe(state: dict, factor: str) -> str:
     """The value of ``factor`` in words (a step's from / to)."""
     if factor == "intervention":
-        return "placebo" if state.get("is_placebo") else f"{state.get('intervention') or state.get('arm_label')} {dose_text(state)}"
+        return "placebo" if state.get("is_placebo") else f"{shown_intervention(state) or state.get('arm_label')} {dose_text(state)}"
     if factor == "dose":
         return dose_text(state)
     if factor == "region":
@@ -165,7 +171,7 @@ def state_trial(s: dict) -> dict:
 
 def state_arm(s: dict, result: Optional[dict] = None) -> dict:
     return {"label": s.get("arm_label") or "", "type": s.get("arm_type"), "description": s.get("arm_description"),
-            "intervention": "placebo" if s.get("is_placebo") else s.get("intervention"), "result": result,
+            "intervention": shown_intervention(s), "result": result,
             "dose": None if s.get("is_placebo") or s.get("dose_value") is None else
             {"value": s.get("dose_value"), "unit": s.get("dose_unit"), "value_mg": s.get("dose_value_mg"),
              "frequency": s.get("dose_frequency")}}

@@ -32,7 +32,7 @@ from ..pairs.operator import bin_centres, expected_change
 from ..pairs.prospective import compared_arms, option_roles
 from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                          SUPERIORITY_OPTIONS, Question, parse_decision)
-from ..states import FACTOR_ORDER, PathStep, build_path, question_states, step_question
+from ..states import FACTOR_ORDER, PathStep, build_path, question_states, shown_intervention, step_question
 
 Z_ALPHA = 1.959963984540054
 MIN_SD = 1e-9
@@ -344,7 +344,7 @@ def rag_question(q: Question, k: int) -> Question:
     for arm, lst in sorted(anchors.items()):
         for a in lst[:k]:
             listed.append({"condition": ", ".join(a.get("conditions") or []), "label": a.get("arm_label"),
-                           "type": a.get("arm_type"), "intervention": "placebo" if a.get("is_placebo") else a.get("intervention"),
+                           "type": a.get("arm_type"), "intervention": shown_intervention(a),
                            "dose": None if a.get("dose_value") is None else {"value": a.get("dose_value"), "unit": a.get("dose_unit")},
                            "measure": a.get("measure"),
                            "result": {"value": a.get("value"), "unit": a.get("unit"), "spread": a.get("spread"),

@@ -103,7 +103,7 @@ class AnchorIndex:
 def anchor_record(s: dict) -> dict:
     """The JSON-safe fields of an anchor kept in a question's context."""
     keep = ("nct_id", "title", "conditions", "phase", "regions", "sex", "min_age", "max_age", "arm_label", "arm_type",
-            "intervention", "is_placebo", "dose_value", "dose_unit", "dose_value_mg", "dose_frequency", "measure",
+            "intervention", "intervention_name", "is_placebo", "dose_value", "dose_unit", "dose_value_mg", "dose_frequency", "measure",
             "time_frame", "time_weeks", "unit", "better", "value", "spread", "dispersion_type", "n", "sd", "score")
     out = {}
     for k in keep:

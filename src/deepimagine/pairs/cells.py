@@ -18,7 +18,11 @@ from pathlib import Path
 
 import duckdb
 
+from ..tables.normalize import intervention_name_norm
+
 log = logging.getLogger(__name__)
+
+_PLACEBO_WORDS = ("placebo", "sham", "vehicle", "dummy")
 
 # arm types ordered from "most control-like" to "most experimental": the anchor of an arm pair
 # is the more control-like arm, so the question reads "what if this arm got the treatment?"
@@ -54,14 +58,64 @@ def open_registry(path: str | Path, threads: int | None = None) -> duckdb.DuckDB
     return con
 
 
+def canonical_names(names: list[tuple[str, list[str]]]) -> dict[str, str]:
+    """{normalised name: canonical name} joining the names that registries list as one compound.
+
+    ``names`` holds (normalised intervention name, its ``otherNames`` as posted) per intervention; a
+    trial that lists 'BLS-3589' with the other name 'Sotaratamine' says both name one drug. The
+    names linked this way, over the whole registry, form one group (union-find); its canonical name
+    is its most frequent member (ties: alphabetical). Placebo-like names never link."""
+    parent: dict[str, str] = {}
+    counts: dict[str, int] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def usable(x) -> bool:
+        return bool(x) and len(x) >= 3 and not any(w in x for w in _PLACEBO_WORDS)
+
+    for name, others in names:
+        if not usable(name):
+            continue
+        counts[name] = counts.get(name, 0) + 1
+        for other in others or ():
+            o = intervention_name_norm(other)
+            if usable(o) and o != name:
+                a, b = find(name), find(o)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups: dict[str, list[str]] = {}
+    for x in parent:
+        groups.setdefault(find(x), []).append(x)
+    out = {}
+    for members in groups.values():
+        if len(members) > 1:
+            canon = min(members, key=lambda m: (-counts.get(m, 0), m))
+            out.update({m: canon for m in members if m != canon})
+    return out
+
+
 def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 400) -> dict:
-    """Create ``arm_info``, ``trials`` and ``cells``; return counts of what was kept and skipped."""
+    """Create ``arm_info``, ``trials`` and ``cells``; return counts of what was kept and skipped.
+
+    An intervention's blocking key is its normalised name mapped to its compound's canonical name
+    (``canonical_names``: a code and a generic name listed together as other names are one key)."""
+    synonyms = canonical_names([(n, list(o) if o is not None else []) for n, o in con.execute(
+        "SELECT name_norm, other_names FROM reg.interventions WHERE name_norm IS NOT NULL ORDER BY nct_id, intervention_id"
+    ).fetchall()])
+    con.execute("CREATE OR REPLACE TEMP TABLE name_canon (name_norm VARCHAR, canon VARCHAR)")
+    if synonyms:
+        con.executemany("INSERT INTO name_canon VALUES (?, ?)", sorted(synonyms.items()))
     con.execute("""
     CREATE OR REPLACE TEMP TABLE arm_int AS
-    SELECT ai.nct_id, ai.arm_id, i.intervention_id, i.name, i.name_norm, i.intervention_type,
+    SELECT ai.nct_id, ai.arm_id, i.intervention_id, i.name, coalesce(nc.canon, i.name_norm) AS name_norm, i.intervention_type,
            (coalesce(i.name_norm, lower(i.name), '') SIMILAR TO '.*\\b(placebo|placebos|sham|vehicle|dummy)\\b.*') AS is_placebo_int
     FROM reg.arm_interventions ai
-    JOIN reg.interventions i ON i.nct_id = ai.nct_id AND i.intervention_id = ai.intervention_id;
+    JOIN reg.interventions i ON i.nct_id = ai.nct_id AND i.intervention_id = ai.intervention_id
+    LEFT JOIN name_canon nc ON nc.name_norm = i.name_norm;
 
     CREATE OR REPLACE TEMP TABLE arm_info AS
     WITH prim AS (
@@ -201,5 +255,6 @@ def build_working_tables(con: duckdb.DuckDBPyConnection, text_chars: int = 400) 
                (SELECT count(*) FROM trials)
         """).fetchone(),
     ))
+    counts["intervention_synonyms"] = len(synonyms)   # names mapped to another name of their compound
     log.info("cells: %s", counts)
     return counts

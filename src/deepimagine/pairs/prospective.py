@@ -27,6 +27,7 @@ from typing import Iterator, Optional
 import duckdb
 
 from ..states import cell_state, weeks_of
+from ..tables.normalize import intervention_name_norm
 from .build import _num, significance
 from .natural import _arm_order, _fetch, load_analyses
 
@@ -169,7 +170,8 @@ def _text_state(arm: dict, outcome: dict, trial: dict) -> dict:
     active = [n for n in names if "placebo" not in n.lower()]
     return {"nct_id": trial.get("nct_id"), "title": trial.get("title"), "conditions": [], "arm_label": arm.get("label"),
             "arm_type": arm.get("type"), "arm_description": arm.get("description"),
-            "intervention": None if placebo else (active[0].lower() if active else None), "is_placebo": placebo,
+            "intervention": None if placebo or not active else intervention_name_norm(active[0]),
+            "intervention_name": None if placebo or not active else active[0], "is_placebo": placebo,
             "measure": outcome.get("measure"), "time_frame": outcome.get("time_frame"),
             "time_weeks": weeks_of(outcome.get("time_frame"))}
 

@@ -1,0 +1,37 @@
+"""Intervention identity: development codes stay whole, codes and generic names listed together as
+other names are one compound, and prompts show the registry's own name, not the blocking key."""
+from deepimagine.pairs.cells import canonical_names
+from deepimagine.questions import render_prompt
+from deepimagine.states import PathStep, describe, factor_key, step_question
+
+
+def test_code_and_generic_name_listed_together_are_one_compound():
+    names = [("sotaratamine", []), ("sotaratamine", []), ("bls3589", ["Sotaratamine"]),
+             ("bls6886", []), ("pirataopram", ["PRT 20"])]
+    canon = canonical_names(names)
+    assert canon == {"bls3589": "sotaratamine", "prt": "pirataopram"}   # the more frequent name is canonical
+    assert "bls6886" not in canon                    # another code of the same sponsor stays apart
+
+
+def test_links_are_transitive_and_placebo_never_links():
+    canon = canonical_names([("abc1234", ["Drugamab"]), ("drugamab", ["Drugamab-X"]), ("drugamab", []),
+                             ("placebo", ["Drugamab"]), ("xyz9999", ["matching placebo"])])
+    assert canon == {"abc1234": "drugamab", "drugamab-x": "drugamab"}
+    assert "placebo" not in canon and "xyz9999" not in canon
+
+
+def _state(**kw):
+    base = {"nct_id": "NCT1", "conditions": ["Depression"], "phase": "PHASE2", "regions": ["Asia"],
+            "arm_label": "A", "arm_type": "EXPERIMENTAL", "is_placebo": False, "dose_value": 56.0,
+            "dose_unit": "mg", "dose_frequency": "BIW", "measure": "MADRS", "time_frame": "Week 8", "unit": "points"}
+    return {**base, **kw}
+
+
+def test_step_prompt_shows_registry_names_and_steps_compare_keys():
+    before = _state(intervention="pirataopram", intervention_name="Pirataopram", arm_label="Pirataopram 20 mg")
+    after = _state(intervention="sotaratamine", intervention_name="BLS-3589", arm_label="BLS-3589 56 mg")
+    assert factor_key(before, "intervention") != factor_key(after, "intervention")
+    assert describe(after, "intervention") == "BLS-3589 56 mg BIW"
+    prompt = render_prompt(step_question(PathStep("intervention", before, after), -10.0, 9.0, 40, True, "q"))
+    assert "change: arm: Pirataopram 56 mg BIW -> BLS-3589 56 mg BIW" in prompt
+    assert "bls" not in prompt.replace("BLS", "")    # the lower-cased key never reaches the prompt
