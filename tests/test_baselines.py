@@ -10,12 +10,12 @@ import pytest
 from deepimagine.baselines.features import FeatureEncoder, ct_open_arms, phase_number, question_features, weeks
 from deepimagine.baselines.models import load_baseline
 from deepimagine.baselines.stage import train_all
-from deepimagine.params import Params
+from deepimagine.params import Params, default_params
 from fixtures.baselines import CT_OPEN, ct_open_questions, make_questions
 
 
 def small_params(**baselines) -> Params:
-    p = Params()
+    p = default_params()
     p.baselines.rf_n_estimators = 50
     p.baselines.lgbm_n_estimators = 60
     for k, v in baselines.items():

@@ -14,7 +14,7 @@ import pytest
 
 from ctgov_server import SHARED_V2, CtgovTestServer, load_real_studies, replicate
 from deepimagine import io
-from deepimagine.params import CtgovParams
+from deepimagine.params import CtgovParams, default_params
 from deepimagine.registry import ctgov
 
 pytestmark = pytest.mark.skipif(not SHARED_V2.is_dir(), reason="../shared/data/ctgov_v2 is absent")
@@ -41,7 +41,7 @@ def make_cfg(srv: CtgovTestServer, **kw) -> CtgovParams:
     base = dict(base_url=srv.base_url, page_size=PAGE_SIZE, max_studies=None, requests_per_second=1000.0,
                 max_retries=3, timeout_s=0.5)
     base.update(kw)
-    return CtgovParams(**base)
+    return dataclasses.replace(default_params().data.ctgov, **base)
 
 
 def ids_in(path: Path) -> list[str]:
@@ -62,7 +62,7 @@ def fetch(srv, tmp_path, **kw):
 
 
 def test_query_params_match_the_params():
-    cfg = CtgovParams(condition="type 2 diabetes", term="metformin", phases=["PHASE2", "PHASE3"],
+    cfg = dataclasses.replace(default_params().data.ctgov, condition="type 2 diabetes", term="metformin", phases=["PHASE2", "PHASE3"],
                       results_only=True, interventional_only=True, start_date_from="2008-01-01",
                       start_date_to=None, max_studies=5000, page_size=1000)
     assert ctgov.build_query(cfg) == {
@@ -74,7 +74,7 @@ def test_query_params_match_the_params():
         "aggFilters": "results:with",
         "pageSize": "1000",
     }
-    open_cfg = CtgovParams(phases=[], results_only=False, interventional_only=False, start_date_from=None,
+    open_cfg = dataclasses.replace(default_params().data.ctgov, phases=[], results_only=False, interventional_only=False, start_date_from=None,
                            start_date_to="2020-12-31", max_studies=50, page_size=1000)
     assert ctgov.build_query(open_cfg) == {"format": "json", "filter.advanced": "AREA[StartDate]RANGE[MIN,2020-12-31]",
                                            "pageSize": "50"}
@@ -88,7 +88,7 @@ def test_query_params_match_the_params():
 ])
 def test_bad_params_fail_with_a_message_naming_the_key(kw, key):
     with pytest.raises(ValueError, match=f"data.ctgov.{key}"):
-        ctgov.build_query(CtgovParams(**kw))
+        ctgov.build_query(dataclasses.replace(default_params().data.ctgov, **kw))
 
 
 def test_version_url():

@@ -10,13 +10,13 @@ from deepimagine import io
 from deepimagine.baselines import stage as baselines_stage
 from deepimagine.evaluate import stage as evaluate_stage
 from deepimagine.evaluate.predictors import MajorityPredictor, Prediction, expand_names, make_predictors
-from deepimagine.params import Params
+from deepimagine.params import Params, default_params
 from deepimagine.questions import format_answer, parse_decision
 from fixtures.baselines import CT_OPEN, ct_open_questions, make_questions
 
 
 def _params(**evaluate) -> Params:
-    p = Params()
+    p = default_params()
     p.baselines.rf_n_estimators = 30
     p.baselines.lgbm_n_estimators = 40
     p.evaluate.bootstrap = 100

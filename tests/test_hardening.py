@@ -1,6 +1,7 @@
 """Issue 12: the download, the dump, the tables and the baselines survive bad servers, records and artifacts."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -134,7 +135,7 @@ def test_tampered_artifacts_fail_with_a_clear_error(fitted, tmp_path):
 
 from ctgov_server import SHARED_V2, CtgovTestServer, load_real_studies, replicate  # noqa: E402
 from deepimagine import io  # noqa: E402
-from deepimagine.params import CtgovParams  # noqa: E402
+from deepimagine.params import CtgovParams, default_params  # noqa: E402
 from deepimagine.registry import ctgov  # noqa: E402
 
 needs_shared = pytest.mark.skipif(not SHARED_V2.is_dir(), reason="../shared/data/ctgov_v2 is absent")
@@ -150,7 +151,7 @@ def _cfg(srv, **kw) -> CtgovParams:
     base = dict(base_url=srv.base_url, page_size=PAGE, max_studies=None, requests_per_second=1000.0,
                 max_retries=2, timeout_s=2.0)
     base.update(kw)
-    return CtgovParams(**base)
+    return dataclasses.replace(default_params().data.ctgov, **base)
 
 
 def _download(srv, tmp_path, **kw):

@@ -1,7 +1,9 @@
 """params.yaml validation: typos and wrong types fail fast, naming the key; profiles validate."""
 import json
+import re
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,116 @@ def test_profile_cli_output_survives_the_shell(tmp_path):
     assert received == P.profile_overrides(profile)
     assert any(" " in o for o in received)                 # a value with spaces came through whole
     assert P.load(ROOT / "params.yaml", received) == P.load(ROOT / "params.yaml", profile=profile)
+
+
+# ---------------------------------------------------------------- one home for every default (params.yaml)
+
+
+def test_dataclasses_hold_types_and_checks_not_values():
+    import dataclasses
+
+    todo, seen = [P.Params], []
+    while todo:
+        cls = todo.pop()
+        seen.append(cls.__name__)
+        for f in dataclasses.fields(cls):
+            assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, \
+                f"{cls.__name__}.{f.name} has a default: the value belongs in params.yaml"
+            tp = typing.get_type_hints(cls)[f.name]
+            if dataclasses.is_dataclass(tp):
+                todo.append(tp)
+    assert len(seen) == 11
+
+
+def test_default_params_are_the_repository_params_yaml():
+    assert P.DEFAULTS_FILE == ROOT / "params.yaml"
+    params = P.default_params()
+    assert params == P.load(ROOT / "params.yaml")
+    # a partial mapping is overlaid on params.yaml: what it leaves out is the pipeline's value
+    assert P.from_dict({}) == params
+    changed = P.from_dict({"model": {"decision": "generate"}})
+    assert changed.model.decision == "generate" and changed.sft == params.sft
+    assert P.from_dict(P.to_dict(changed)) == changed          # a complete one is taken as it is
+
+
+def test_a_missing_key_is_an_error_not_a_hidden_default(tmp_path):
+    text = (ROOT / "params.yaml").read_text()
+    assert "  alpha: 0.05" in text
+    (tmp_path / "params.yaml").write_text(text.replace("  alpha: 0.05", "", 1))
+    with pytest.raises(P.ParamsError, match="missing parameter 'pairs.alpha'"):
+        P.load(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("pairs.test_cutoff=2024-13-01", "pairs.test_cutoff: '2024-13-01' is not an ISO date"),
+        ("pairs.test_cutoff=next year", "pairs.test_cutoff: 'next year' is not an ISO date"),
+        ("pairs.ct_open_cutoff=2025-02-30", "pairs.ct_open_cutoff: '2025-02-30' is not an ISO date"),
+        ("pairs.alpha=1.5", "pairs.alpha: must be in (0, 1)"),
+        ("pairs.ct_open_path=items.csv", "pairs.ct_open_path: 'items.csv' is not a CT Open file"),
+        ("rl.reward_weights=[1.0]", "rl.reward_weights has 1 values for 3 rewards"),
+        ("rl.rewards=[correctness, brevity]", "rl.rewards[1]: 'brevity' is not one of"),
+        ("rl.rewards=[]", "rl.rewards: at least one reward"),
+        ("rl.use_vllm=sometimes", "rl.use_vllm: 'sometimes' is none of: true | false | auto"),
+        ("rl.num_generations=1", "rl.num_generations: GRPO needs >= 2"),
+        ("rl.vllm_gpu_memory_utilization=1.5", "rl.vllm_gpu_memory_utilization: must be in (0, 1]"),
+        ("evaluate.predictors=[majority, gpt4]", "evaluate.predictors: 'gpt4' is no predictor"),
+        ("evaluate.predictors=[sft, sft]", "evaluate.predictors: ['sft'] listed more than once"),
+        ("evaluate.modes=[direct, think]", "evaluate.modes[1]: 'think' is not one of"),
+        ("evaluate.imagine_order=[dose, weather]", "evaluate.imagine_order[1]: 'weather' is not one of"),
+        ("evaluate.imagine_k=0", "evaluate.imagine_k: must be > 0"),
+        ("evaluate.imagine_k=8", "evaluate.imagine_k (8) cannot exceed pairs.anchor_k (7)"),
+        ("evaluate.max_llm_questions=0", "evaluate.max_llm_questions: must be >= 1"),
+        ("evaluate.calibration_questions=-5", "evaluate.calibration_questions: must be >= 0"),
+        ("evaluate.bootstrap=-1", "evaluate.bootstrap: must be >= 0"),
+        ("evaluate.ece_bins=0", "evaluate.ece_bins: must be > 0"),
+        ("evaluate.comparisons=[sft/imagine vs gpt4]", "names 'gpt4', which is no predictor"),
+        ("evaluate.comparisons=[sft vs base]", "names 'sft', which is no predictor"),
+        ("evaluate.comparisons=[sft/rag vs sft/rag]", "compares a predictor with itself"),
+        ("data.source=dump", "data.source is 'dump' but data.dump_path is not set"),
+        ("data.ctgov.max_studies=0", "data.ctgov.max_studies must be >= 1"),
+        ("data.ctgov.page_size=5000", "data.ctgov.page_size must be in 1..1000"),
+        ("data.ctgov.start_date_from=01/01/2008", "data.ctgov.start_date_from: '01/01/2008' is not a date"),
+        ("tables.memory_limit=plenty", "tables.memory_limit: 'plenty' is not a size"),
+        ("traces.teacher=vllm", "traces.teacher 'vllm' needs traces.vllm_model"),
+        ("model.tiny_heads=3", "model.tiny_hidden_size (128) must be a multiple of model.tiny_heads (3)"),
+        ("sft.learning_rate=0", "sft.learning_rate: must be > 0"),
+        ("sft.warmup_ratio=1.0", "sft.warmup_ratio: must be in [0, 1)"),
+        ("baselines.lgbm_num_leaves=1", "baselines.lgbm_num_leaves: must be >= 2"),
+    ],
+)
+def test_a_bad_value_fails_fast_naming_the_key(override, message):
+    with pytest.raises(P.ParamsError, match=re.escape(message)):
+        P.load(ROOT / "params.yaml", [override])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("pairs.test_cutoff=2024-13-01", "pairs.test_cutoff: '2024-13-01' is not an ISO date"),
+    ("rl.reward_weights=[1.0, 2.0]", "rl.reward_weights has 2 values for 3 rewards"),
+    ("rl.use_vllm=maybe", "rl.use_vllm: 'maybe' is none of"),
+    ("evaluate.comparisons=[sft/imagine vs gpt4]", "names 'gpt4'"),
+])
+def test_check_params_runs_every_check(tmp_path, override, message):
+    """`deepimagine check-params` runs the same checks as every stage, before any work (exit 2, the key named)."""
+    out = subprocess.run([sys.executable, "-m", "deepimagine.cli", "check-params", "--params", str(ROOT / "params.yaml"),
+                          "-S", override], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    ok = subprocess.run([sys.executable, "-m", "deepimagine.cli", "check-params", "--params", str(ROOT / "params.yaml"),
+                         "--profile", str(ROOT / "profiles" / "real.yaml")], cwd=tmp_path, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_accepted_names_match_what_implements_them():
+    """The names params.py accepts are the registries the stages use (so a new reward or predictor is added
+    in both places, or this fails)."""
+    from deepimagine import states
+    from deepimagine.evaluate import predictors
+    from deepimagine.pairs import ct_open
+    from deepimagine.train import rewards
+
+    assert set(P.REWARDS) == set(rewards.REWARDS)
+    assert set(P.LLM_PREDICTORS) == set(predictors.LLM_MODELS)
+    assert set(P.PREDICTORS) == {"majority", "retrieval", "oracle", *predictors.BASELINE_NAMES, *predictors.LLM_MODELS}
+    assert P.FACTORS == states.FACTOR_ORDER
+    assert set(P.CT_OPEN_SUFFIXES) == set(ct_open.PICKLE_SUFFIXES + ct_open.JSONL_SUFFIXES)

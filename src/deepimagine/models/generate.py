@@ -1,5 +1,8 @@
 """One generation interface over three backends, one engine per base model.
 
+Over 500 lines: the three backends and the ``Generator`` that picks one implement one interface, kept in
+one file so an interface change is made to all three at once.
+
 ``Generator(model_path, adapters={name: path, ...}, backend='auto')`` loads the base model once and
 every LoRA adapter beside it; ``generate(..., adapter=name)`` and ``score_options(..., adapter=name)``
 choose the adapter per call (``adapter=None``: the ``default`` adapter when there is one, else the

@@ -1,5 +1,8 @@
 """ClinicalTrials.gov API v2 client: paged, polite, retrying and resumable.
 
+Over 500 lines: query, HTTP retries and resume share one state file and its ordering invariant (a page is
+stored before its token is recorded); they are read and changed together.
+
 ``download`` pages through ``GET {base_url}`` (``/api/v2/studies``) with ``pageSize`` /
 ``pageToken`` and writes every study exactly once to a gzipped JSON Lines file.
 
@@ -41,18 +44,19 @@ import urllib3
 from tqdm import tqdm
 
 from .. import io
+from ..params import CTGOV_MAX_PAGE_SIZE, CTGOV_PHASES, CTGOV_SHORTFALL_MODES, check_ctgov
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WORK_DIR = Path("data/.ctgov_partial")
 STATE_FILE = "state.json"
-MAX_PAGE_SIZE = 1000
-PHASES = ("EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA")
+MAX_PAGE_SIZE = CTGOV_MAX_PAGE_SIZE
+PHASES = CTGOV_PHASES
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_TOKEN_RESTARTS = 3
 MAX_RETRY_AFTER_S = 600.0
 STATE_VERSION = 2
-SHORTFALL_MODES = ("error", "warn")
+SHORTFALL_MODES = CTGOV_SHORTFALL_MODES
 _SECRET_PARAM = re.compile(r"key|token|secret|pass|auth|sig", re.IGNORECASE)
 
 
@@ -95,41 +99,10 @@ def _user_agent() -> str:
 # ---------------------------------------------------------------- query
 
 
-def _check_date(value: Optional[str], key: str) -> Optional[str]:
-    if value is None:
-        return None
-    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", str(value)):
-        raise ValueError(f"data.ctgov.{key}: {value!r} is not a date like 2008-01-01 (or 2008-01, 2008)")
-    return str(value)
-
-
 def validate(cfg) -> None:
-    """Raise ValueError naming the bad ``data.ctgov`` key."""
-    if cfg.max_studies is not None and cfg.max_studies < 1:
-        raise ValueError(f"data.ctgov.max_studies must be >= 1 or null (no cap), got {cfg.max_studies}")
-    if not 1 <= cfg.page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"data.ctgov.page_size must be in 1..{MAX_PAGE_SIZE} (the API's limit), got {cfg.page_size}")
-    if cfg.requests_per_second <= 0:
-        raise ValueError(f"data.ctgov.requests_per_second must be > 0, got {cfg.requests_per_second}")
-    if cfg.max_retries < 0:
-        raise ValueError(f"data.ctgov.max_retries must be >= 0, got {cfg.max_retries}")
-    if cfg.timeout_s <= 0:
-        raise ValueError(f"data.ctgov.timeout_s must be > 0, got {cfg.timeout_s}")
-    bad = [p for p in cfg.phases if p not in PHASES]
-    if bad:
-        raise ValueError(f"data.ctgov.phases: unknown phase(s) {bad}; the API's values are {list(PHASES)}")
-    if not re.match(r"^https?://", cfg.base_url or ""):
-        raise ValueError(f"data.ctgov.base_url must be an http(s) URL, got {redact_url(cfg.base_url or '')!r}")
-    if cfg.on_shortfall not in SHORTFALL_MODES:
-        raise ValueError(f"data.ctgov.on_shortfall must be one of {list(SHORTFALL_MODES)}, got {cfg.on_shortfall!r}")
-    if cfg.max_pages is not None and cfg.max_pages < 1:
-        raise ValueError(f"data.ctgov.max_pages must be >= 1 or null (derived from totalCount), got {cfg.max_pages}")
-    if cfg.max_empty_pages < 1:
-        raise ValueError(f"data.ctgov.max_empty_pages must be >= 1, got {cfg.max_empty_pages}")
-    if cfg.request_deadline_s <= 0:
-        raise ValueError(f"data.ctgov.request_deadline_s must be > 0, got {cfg.request_deadline_s}")
-    _check_date(cfg.start_date_from, "start_date_from")
-    _check_date(cfg.start_date_to, "start_date_to")
+    """Raise ValueError (a ParamsError) naming the bad ``data.ctgov`` key: the checks of params.py, run again
+    here for a config built or changed in code."""
+    check_ctgov(cfg)
 
 
 def build_query(cfg) -> dict[str, str]:
