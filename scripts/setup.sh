@@ -33,6 +33,21 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$STAMP"
 fi
 
+# Optional: Debian's chromium, for the test that renders metrics/report.html headlessly (skipped without it).
+# Only with DEEPIMAGINE_CHROMIUM=1 (.ci/run sets it), only where apt-get exists and we are root or have
+# password-less sudo; never fatal.
+if [ "${DEEPIMAGINE_CHROMIUM:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo -n"
+    if [ -z "$SUDO" ] || sudo -n true 2>/dev/null; then
+        echo "setup: installing chromium (optional: the report's headless-browser test)"
+        { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium; } \
+            >/tmp/deepimagine-chromium.log 2>&1 || echo "setup: chromium not installed (see /tmp/deepimagine-chromium.log); that test will be skipped"
+    else
+        echo "setup: chromium absent and no root/sudo: the report's headless-browser test will be skipped"
+    fi
+fi
+
 [ "$#" -eq 0 ] && exit 0
 export PATH="$PWD/$VENV/bin:$PATH" VIRTUAL_ENV="$PWD/$VENV"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false

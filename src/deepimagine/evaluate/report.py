@@ -83,3 +83,59 @@ def render_report(results: dict[str, dict[str, dict]], notes: dict[str, str] | N
         if comparisons and comparisons.get(bench):
             lines += render_comparisons(bench, comparisons[bench])
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- metrics/headline.json: what dvc exp show lists first
+
+METHODS = ("sft/imagine", "rl/imagine", "base/imagine")      # the method: the first of these that ran
+BASELINES = ("majority", "logistic", "random_forest", "lightgbm")
+SHORT_BENCH = {"prospective": "prosp", "test": "local", "ct_open": "ctopen"}
+
+
+def _controls(method: str) -> tuple[str, ...]:
+    """The method's controls: the no-model retrieval, its own model's rag and direct modes, untuned imagining."""
+    model = method.split("/")[0]
+    return tuple(dict.fromkeys(c for c in ("retrieval", f"{model}/rag", f"{model}/direct", "base/imagine") if c != method))
+
+
+def headline_choice(preds: dict[str, dict]) -> tuple[str | None, str | None, str | None]:
+    """(method, best control, best baseline) of one benchmark's results, by overall BAcc (None when absent)."""
+    def best(names):
+        ran = [n for n in names if n in preds and preds[n].get("overall_bacc") is not None
+               and not math.isnan(preds[n]["overall_bacc"])]
+        return max(ran, key=lambda n: preds[n]["overall_bacc"]) if ran else None
+
+    method = next((m for m in METHODS if m in preds), None)
+    return method, best(_controls(method)) if method else None, best(BASELINES)
+
+
+def headline_pairs(preds: dict[str, dict]) -> list[str]:
+    """The paired comparisons headline.json reports: method vs its best control and vs the best baseline."""
+    method, control, baseline = headline_choice(preds)
+    return [f"{method} vs {x}" for x in (control, baseline) if method and x]
+
+
+def headline_summary(results: dict[str, dict[str, dict]], diffs: dict[str, dict[str, dict]]) -> dict:
+    """metrics/headline.json, per benchmark (the scored sets, not the ``_full`` ones), four numbers with
+    short keys so that ``dvc exp show`` fits 160 columns: ``bacc`` (the method's overall BAcc), ``ctrl``
+    (its best control's), ``base`` (the best baseline's), ``diff`` (method - best control, paired); under
+    ``about``: the names, n, the paired difference with the best baseline (``d_base``) and every CI."""
+    out = {}
+    for bench, preds in results.items():
+        if bench.endswith("_full"):
+            continue
+        method, control, baseline = headline_choice(preds)
+        d_ctrl = (diffs.get(bench) or {}).get(f"{method} vs {control}") if method and control else None
+        d_base = (diffs.get(bench) or {}).get(f"{method} vs {baseline}") if method and baseline else None
+        out[SHORT_BENCH.get(bench, bench)] = {
+            "bacc": _r(preds[method]["overall_bacc"]) if method else None,
+            "ctrl": _r(preds[control]["overall_bacc"]) if control else None,
+            "base": _r(preds[baseline]["overall_bacc"]) if baseline else None,
+            "diff": _r(d_ctrl["bacc_diff"]) if d_ctrl else None,
+            "about": {"method": method, "control": control, "baseline": baseline, "metric": "overall_bacc",
+                      "n": preds[method]["n"] if method else None,
+                      "diff_lo": _r(d_ctrl["bacc_lo"]) if d_ctrl else None, "diff_hi": _r(d_ctrl["bacc_hi"]) if d_ctrl else None,
+                      "d_base": _r(d_base["bacc_diff"]) if d_base else None,
+                      "d_base_lo": _r(d_base["bacc_lo"]) if d_base else None,
+                      "d_base_hi": _r(d_base["bacc_hi"]) if d_base else None}}
+    return out

@@ -16,6 +16,10 @@ dvc.yaml's declared paths):
   metrics/report.md                                   predictor x category table (also printed)
   metrics/mechanism.json                              mechanism recovery on simulated dose questions
   metrics/comparisons.json                            paired bootstrap differences (evaluate.comparisons)
+  metrics/headline.json                               per benchmark: the method, its best control, the best baseline
+                                                      and their paired differences (report.headline_summary)
+  metrics/operators.json, metrics/plots/data/operator*  operator probes against the true mechanism (probes.py)
+  metrics/report.html                                 the static trajectory report (report_html.py)
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import io
+from . import probes, report_html
 from ..baselines.stage import benchmark_files, read_questions
 from ..questions import Question
 from .export import export_answers
@@ -38,7 +43,7 @@ from .plots import safe_name, write_plots
 from .prediction import Prediction
 from .predictors import Predictor, is_llm, make_predictors
 from .sampling import stratified_sample
-from .report import headline, render_report
+from .report import headline, headline_pairs, headline_summary, render_report
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +115,21 @@ def compare(questions: list[Question], predictions: dict[str, list[Prediction]],
 
 
 def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Question]],
-                 predictors: dict[str, Predictor], metrics_dir: Path = io.METRICS_DIR) -> dict[str, dict[str, dict]]:
-    """Score everything, write eval.json, per-predictor detail and predictions, plots and report.md."""
+                 predictors: dict[str, Predictor], metrics_dir: Path = io.METRICS_DIR,
+                 cells_path: Path = io.PAIRS_DIR / "cells.parquet", truth_path: Path = io.TRUTH_FILE
+                 ) -> dict[str, dict[str, dict]]:
+    """Score everything, write eval.json, headline.json, per-predictor detail and predictions, plots,
+    the operator probes (cells_path: the held-out states; truth_path: the simulated truth, if any),
+    report.md and report.html."""
     ev = params.evaluate
     has_llm = any(is_llm(n) for n in predictors)
     all_results: dict[str, dict[str, dict]] = {}
     mechanism: dict[str, dict[str, dict]] = {}
     comparisons: dict[str, dict[str, dict]] = {}
     notes: dict[str, str] = {}
+    scored_sets: dict[str, list[Question]] = {}
+    scored_preds: dict[str, dict[str, list[Prediction]]] = {}
+    summary_diffs: dict[str, dict[str, dict]] = {}
     for bench, questions in benchmarks.items():
         if not questions:
             log.warning("benchmark %s has no questions; skipped", bench)
@@ -142,6 +154,8 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
                                    for pred in results}
             if comp := compare(qs, predictions, ev.comparisons, ev.bootstrap, params.seed):
                 comparisons[name] = comp
+            summary_diffs[name] = compare(qs, predictions, headline_pairs(results), ev.bootstrap, params.seed)
+            scored_sets[name], scored_preds[name] = qs, predictions
             for pred, res in results.items():
                 stem = metrics_dir / "predictions" / name / safe_name(pred)
                 io.write_json(stem.with_suffix(".json"), res | {"predictor": pred, "benchmark": name})
@@ -151,6 +165,16 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
     io.write_json(metrics_dir / "eval.json", headline(all_results))
     io.write_json(metrics_dir / "mechanism.json", mechanism)
     io.write_json(metrics_dir / "comparisons.json", comparisons)
+    summary = headline_summary(all_results, summary_diffs)
+    io.write_json(metrics_dir / "headline.json", summary)
+    try:   # the probes read the operators through their public code; a failure must not lose the evaluation
+        operators = probes.probes(params, predictors, cells_path=cells_path, truth_path=truth_path)
+    except Exception as e:  # noqa: BLE001
+        log.exception("operator probes failed")
+        operators = {"error": f"{type(e).__name__}: {e}", "models": {}, "points": {}}
+    probes.write_probe_outputs(operators, metrics_dir)
+    report_html.write_report_html(metrics_dir / "report.html", all_results, comparisons, notes, operators,
+                                  scored_sets, scored_preds, summary, seed=params.seed)
     report = render_report(all_results, notes, comparisons)
     with io.atomic_path(metrics_dir / "report.md") as tmp:
         tmp.write_text(report + "\n", encoding="utf-8")
