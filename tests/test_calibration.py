@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from deepimagine.evaluate.llm import fit_temperature, likelihood_answer, mean_nll, option_probs
+from deepimagine.evaluate.llm import (LLMPredictor, fit_bias_temperature, fit_temperature, likelihood_answer, mean_nll,
+                                     option_probs)
 from deepimagine.questions import parse_decision
 
 
@@ -61,11 +62,13 @@ def test_llm_predictor_calibrates_once_per_model(tiny_base_dir, tmp_path):
 
     def predictor(n_cal, mode="direct"):
         p = params_mod.from_dict({"evaluate": {"calibration_questions": n_cal}, "model": {"decision": "likelihood"}})
-        return llm.LLMPredictor(p, "base", mode, models_dir=models, train=train)
+        return llm.LLMPredictor(p, "base", mode, models_dir=models, train=train,
+                                calibration_file=tmp_path / "no_calibration_steps.jsonl")
 
     llm._TEMPERATURES.clear()
     plain = predictor(0).predict(test)
-    assert predictor(0).temperature_scaling() == {"temperature": 1.0, "operator_temperature": 1.0, "questions": 0}
+    assert predictor(0).temperature_scaling() == {"temperature": 1.0, "operator_temperature": 1.0, "operator_bias": None,
+                                                  "operator_groups": {}, "questions": 0}
     calibrated_predictor = predictor(16)
     calibrated = calibrated_predictor.predict(test)
     cal = calibrated_predictor.temperature_scaling()
@@ -98,9 +101,39 @@ def test_evaluate_records_the_temperature(tiny_base_dir, tmp_path):
     p = params_mod.from_dict({"evaluate": {"calibration_questions": 8, "bootstrap": 20, "max_llm_questions": None},
                               "model": {"decision": "likelihood"}})
     llm._TEMPERATURES.clear()
-    predictor = llm.LLMPredictor(p, "base", "direct", models_dir=models, train=train)
+    predictor = llm.LLMPredictor(p, "base", "direct", models_dir=models, train=train,
+                                 calibration_file=tmp_path / "no_calibration_steps.jsonl")
     evaluate_all(p, train, {"test": test}, {"base/direct": predictor}, metrics_dir=tmp_path / "metrics")
     detail = json.loads((tmp_path / "metrics/predictions/test/base_direct.json").read_text())
     assert detail["temperature_scaling"]["questions"] == 8
     assert isinstance(detail["calibration"], list)             # the reliability bins keep their key
     assert "Likelihood temperature per model, fitted on 8 training questions" in (tmp_path / "metrics/report.md").read_text()
+
+
+def test_bias_and_temperature_correct_a_shifted_prior():
+    """A model with no signal (noise scores) asked steps that are mostly 'about the same': temperature
+    alone can only flatten it to uniform; the biases recover the steps' prior, and the NLL drops."""
+    rng = random.Random(3)
+    prior = [0.05, 0.15, 0.6, 0.15, 0.05]
+    answers = rng.choices(range(5), weights=prior, k=600)
+    scores = [[rng.gauss(0, 0.1) for _ in range(5)] for _ in answers]
+    t, bias = fit_bias_temperature(scores, answers)
+    assert bias[2] == 0.0 and len(bias) == 5
+    mean_p = [sum(option_probs(s, t, bias)[i] for s in scores) / len(scores) for i in range(5)]
+    empirical = [answers.count(i) / len(answers) for i in range(5)]
+    assert mean_p == pytest.approx(empirical, abs=0.03)
+    nll = -sum(math.log(option_probs(s, t, bias)[a]) for s, a in zip(scores, answers)) / len(answers)
+    assert nll < mean_nll(scores, answers, fit_temperature(scores, answers)) - 0.1
+
+
+def test_operator_steps_use_their_factor_groups_calibration():
+    from deepimagine.questions import CHANGE_OPTIONS, Question
+
+    def q(factor):
+        return Question(id=factor, source="synthetic", kind="arm", category="change", split="train", nct_ids=["N"],
+                        factor=factor, from_value="a", to_value="b", options=list(CHANGE_OPTIONS), answer_index=2)
+
+    ts = {"operator_temperature": 2.0, "operator_bias": [0, 0, 0, 0, 0],
+          "operator_groups": {"arm": {"temperature": 3.0, "bias": [1, 1, 0, 1, 1]}}}
+    assert LLMPredictor.operator_calibration(q("arm"), ts) == (3.0, [1, 1, 0, 1, 1])
+    assert LLMPredictor.operator_calibration(q("region"), ts) == (2.0, [0, 0, 0, 0, 0])   # no context fit: pooled

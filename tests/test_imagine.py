@@ -113,7 +113,7 @@ def test_retrieval_control_equals_hand_computation():
     placebo = state(is_placebo=True, intervention=None, dose_value=None, arm_type="PLACEBO_COMPARATOR", arm_label="Placebo")
     anchors = {"Drug 20 mg": [_anchor(1.0), _anchor(1.4)], "Placebo": [_anchor(0.0, is_placebo=True, intervention=None)]}
     q = _ct_question({"Drug 20 mg": target, "Placebo": placebo}, anchors, "comparative_effect")
-    probs, _, _ = im.imagine([q], None, im.Settings(k=3))
+    probs, _, _ = im.imagine([q], None, im.Settings(k=3, pairing="none"))
     d_mean, d_var = 1.2, 0.04          # mixture of 1.0 and 1.4; placebo exact
     se = 1.0 * math.sqrt(2 / 100)
     up, down, none = im.significance_probs(d_mean, d_var, se)
@@ -159,10 +159,65 @@ def test_rag_prompt_holds_the_anchors_results():
     target = state(arm_label="Drug 20 mg")
     anchors = {"Drug 20 mg": [_anchor(1.234), _anchor(9.876)], "Placebo": [_anchor(0.5)]}
     q = _ct_question({"Drug 20 mg": target, "Placebo": target}, anchors)
-    text = render_prompt(im.rag_question(q, 3))
+    text = render_prompt(im.rag_question(q, im.Settings(k=3, pairing="none")))
     assert "1.234" in text and "9.876" in text and "0.5" in text
     assert "1.234" not in render_prompt(q)
-    assert "9.876" not in render_prompt(im.rag_question(q, 1))
+    assert "9.876" not in render_prompt(im.rag_question(q, im.Settings(k=1, pairing="none")))
+
+
+def _paired_question(category="comparative_effect"):
+    """Drug vs placebo; anchor trials T1 (both arms), T2 (both arms, less similar) and T3 (drug only)."""
+    target = state(arm_label="Drug 20 mg", regions=["Asia"])
+    placebo = state(is_placebo=True, intervention=None, dose_value=None, dose_value_mg=None,
+                    arm_type="PLACEBO_COMPARATOR", arm_label="Placebo", regions=["Asia"])
+    pbo = dict(is_placebo=True, intervention=None, dose_value=None, dose_value_mg=None, arm_type="PLACEBO_COMPARATOR")
+    anchors = {"Drug 20 mg": [{**_anchor(3.0, nct_id="T3"), "score": 9.0}, {**_anchor(2.0, nct_id="T2"), "score": 4.0},
+                              {**_anchor(1.5, nct_id="T1"), "score": 8.0}],
+               "Placebo": [{**_anchor(1.0, nct_id="T1", **pbo), "score": 8.0},
+                           {**_anchor(-1.0, nct_id="T2", **pbo), "score": 4.0}]}
+    return _ct_question({"Drug 20 mg": target, "Placebo": placebo}, anchors, category)
+
+
+def test_paired_anchors_share_trials_in_order_of_similarity():
+    q = _paired_question()
+    paired = im.paired_anchors(q, 3)
+    assert [a["nct_id"] for a in paired["Drug 20 mg"]] == ["T1", "T2"]     # T3 has no placebo arm
+    assert [a["nct_id"] for a in paired["Placebo"]] == ["T1", "T2"]
+    assert [a["value"] for a in paired["Drug 20 mg"]] == [1.5, 2.0]
+    assert im.paired_anchors(q, 1)["Placebo"][0]["nct_id"] == "T1"
+    # the RAG control lists the same paired anchors
+    text = render_prompt(im.rag_question(q, im.Settings(k=3)))
+    assert "result 1.5" in text and "result 3" not in text
+
+
+def test_paired_retrieval_compares_each_trial_with_itself():
+    """Paired, the retrieval control's difference is the mixture of each anchor trial's own contrast:
+    T1 1.5 - 1.0 = 0.5 and T2 2.0 - (-1.0) = 3.0 -> mean 1.75, variance 1.5625."""
+    q = _paired_question()
+    probs, _, _ = im.imagine([q], None, im.Settings(k=3))
+    se = 1.0 * math.sqrt(2 / 100)
+    up, down, none = im.significance_probs(1.75, 1.5625, se)
+    assert probs["q1"] == pytest.approx(im._normalise([up, down, none]), abs=1e-9)
+    unpaired, _, _ = im.imagine([q], None, im.Settings(k=3, pairing="none"))
+    assert unpaired["q1"] != pytest.approx(probs["q1"])
+
+
+def test_paired_chains_share_the_uncertainty_of_a_common_step():
+    """Both arms of one trial take the same region step (Europe -> Asia), answered (0,.5,0,.5,0)
+    on each: its variance (0.65^2 = 0.4225 SD^2 per arm, bin centres +-0.65) cancels in the paired difference, while the
+    unpaired comparison adds it twice."""
+    q = _paired_question()
+    s = im.Settings(k=1)
+    ask = lambda b: [format_answer([0, 0.5, 0, 0.5, 0])] * len(b)  # noqa: E731
+    _, traj, counts = im.imagine([q], ask, s)
+    assert counts["steps"] == 2 and {c["steps"][0]["factor"] for c in traj["q1"]["chains"]} == {"region"}
+    chains = im.plan_chains(q, s)
+    for c in chains:
+        im.apply_step(c, [0, 0.5, 0, 0.5, 0], s, im.step_key(c.steps[0]))
+    d_mean, d_var = im.paired_difference([c for c in chains if c.arm == "Drug 20 mg"],
+                                         [c for c in chains if c.arm == "Placebo"])
+    assert d_mean == pytest.approx(0.5) and d_var == pytest.approx(0.0, abs=1e-12)
+    assert sum(c.var for c in chains) == pytest.approx(2 * 0.4225)
 
 
 def _pool(n=60):

@@ -206,3 +206,16 @@ def test_stage_writes_outputs(tmp_path, monkeypatch):
     first = (tmp_path / "data/traces/traces.jsonl").read_bytes()
     stage.run(params_mod.from_dict({"traces": {"max_traces": 20}}))
     assert (tmp_path / "data/traces/traces.jsonl").read_bytes() == first   # deterministic
+
+
+def test_calibration_paths_are_never_training_paths():
+    from deepimagine.traces.imagined import split_paths
+
+    def cell(n, o=1, g="A"):
+        return {"nct_id": f"NCT{n}", "outcome_id": o, "group_id": g}
+
+    pairs = [(cell(1), cell(2)), (cell(3), cell(4)), (cell(1), cell(2)), (cell(5), cell(6)), (cell(5), cell(6)),
+             (cell(3), cell(4), ), (cell(7), cell(8))]
+    train, cal = split_paths(pairs, 2)
+    assert train == pairs[:2]
+    assert cal == [(cell(5), cell(6)), (cell(7), cell(8))]     # repeats of training paths and of each other dropped

@@ -22,3 +22,22 @@ def test_disagreeing_trace_falls_back_to_the_gold_answer():
     assert data.counts["traces_rejected"] == 1 and data.counts["from_gold"] == 1
     parsed = parse_decision(data.rows[0]["completion"][0]["content"], len(q.options))
     assert parsed.choice == q.answer_index
+
+
+def test_balanced_operator_selection_weighs_each_source_alike():
+    """1,000 natural and 100 synthetic operator questions, a cap of 200: balanced by (source, bin),
+    the 100 synthetic ones fill about half the cap instead of about a tenth."""
+    from collections import Counter
+
+    from deepimagine.questions import CHANGE_OPTIONS, Question
+    from deepimagine.train.data import operator_first
+
+    def q(i, source):
+        return Question(id=f"{source}{i}", source=source, kind="arm", category="change", split="train", nct_ids=["N"],
+                        factor="arm", from_value="a", to_value="b", options=list(CHANGE_OPTIONS), answer_index=i % 5)
+
+    pool = [q(i, "natural") for i in range(1000)] + [q(i, "synthetic") for i in range(100)]
+    share = Counter(x.source for x in operator_first(pool, 200, seed=0, balance=True))["synthetic"] / 200
+    assert 0.35 < share <= 0.5
+    plain = Counter(x.source for x in operator_first(pool, 200, seed=0, balance=False))["synthetic"] / 200
+    assert plain < 0.2

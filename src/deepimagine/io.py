@@ -17,6 +17,7 @@ TRUTH_FILE = RAW_DIR / "truth.json"
 REGISTRY_DB = Path("data/registry.duckdb")
 PAIRS_DIR = Path("data/pairs")
 TRACES_DIR = Path("data/traces")
+CALIBRATION_FILE = TRACES_DIR / "calibration.jsonl"   # teacher-imagined steps never trained on: the operator's calibration
 MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 # wall-clock seconds per stage: git-ignored and no DVC out, so that repros leave tracked metrics identical

@@ -234,6 +234,7 @@ class TracesParams:
     template_margin_direction: float
     template_margin_significance: float
     imagined_paths: int                   # train paths whose steps the teacher imagines (synthetic operator data)
+    calibration_paths: int                # more train paths, never trained on: the operator's calibration steps
     max_tokens: int                       # openai / vllm teachers: completion budget (thinking included)
     concurrency: int                      # openai teacher: requests in flight
     max_retries: int                      # openai teacher: retries on 429 / 5xx / timeouts (backoff + jitter)
@@ -245,6 +246,7 @@ class TracesParams:
         if self.max_retries < 0:
             raise ParamsError(f"traces.max_retries: must be >= 0, got {self.max_retries}")
         _at_least("traces", 0, max_traces=self.max_traces, imagined_paths=self.imagined_paths,
+                  calibration_paths=self.calibration_paths,
                   template_margin_direction=self.template_margin_direction,
                   template_margin_significance=self.template_margin_significance)
         if self.teacher == "vllm" and not self.vllm_model:
@@ -402,6 +404,7 @@ class EvaluateParams:
     imagine_k: int
     imagine_weights: Literal["uniform", "similarity"]   # mixture weights of the k paths
     imagine_order: list[Literal[FACTORS]]
+    imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
     max_llm_questions: Optional[int]
     bootstrap: int
     ece_bins: int

@@ -32,7 +32,7 @@ from ..pairs.operator import bin_centres, expected_change
 from ..pairs.prospective import compared_arms, option_roles
 from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                          SUPERIORITY_OPTIONS, Question, parse_decision)
-from ..states import FACTOR_ORDER, PathStep, build_path, question_states, shown_intervention, step_question
+from ..states import FACTOR_ORDER, PathStep, build_path, describe, question_states, shown_intervention, step_question
 
 Z_ALPHA = 1.959963984540054
 MIN_SD = 1e-9
@@ -58,6 +58,7 @@ class Settings:
     order: Sequence[str] = FACTOR_ORDER
     weights: str = "uniform"          # uniform | similarity
     alpha_z: float = Z_ALPHA
+    pairing: str = "trial"            # trial: two compared arms start from the two arms of one anchor trial | none
 
 
 @dataclass
@@ -74,6 +75,8 @@ class Chain:
     var: float = 0.0
     trajectory: list[dict] = field(default_factory=list)
     invalid_steps: int = 0
+    pair: Optional[int] = None        # index of the anchor trial shared with the other compared arm's chain
+    step_vars: list[tuple] = field(default_factory=list)   # ((factor, from, to), variance added) per step
 
 
 def chain_start(anchor: dict, exact: bool = True) -> tuple[float, float, bool]:
@@ -117,6 +120,43 @@ def fallback_reason(q: Question) -> Optional[str]:
     return None
 
 
+def paired_anchors(q: Question, k: int) -> Optional[dict[str, list[dict]]]:
+    """For a question comparing two arms, up to ``k`` anchor trials retrieved for BOTH arms, as
+    {arm: [its anchor in trial 1, trial 2, ...]} (the same trial at the same index; trials ordered by
+    the two arms' summed similarity, then retrieval rank). The two chains of one trial start from
+    that trial's own two arms, so the trial's level (its placebo response, population, region) is
+    shared and cancels in the compared difference. None when the arms share no anchor trial."""
+    pairs = compared_arms(q) if q.source == "ct_open" else []
+    anchors = (q.context.get("anchors") or {}).get("arms") or {}
+    if len(pairs) != 1 or not all(anchors.get(a) for a in pairs[0]):
+        return None
+    a, b = pairs[0]
+
+    def by_trial(lst):
+        out = {}
+        for rank, x in enumerate(lst):
+            out.setdefault(x.get("nct_id"), (rank, x))
+        return out
+
+    ta, tb = by_trial(anchors[a]), by_trial(anchors[b])
+    shared = [t for t in ta if t in tb and t is not None]
+    if not shared:
+        return None
+    score = lambda t: -(float(ta[t][1].get("score") or 0) + float(tb[t][1].get("score") or 0))  # noqa: E731
+    shared.sort(key=lambda t: (score(t), ta[t][0] + tb[t][0], str(t)))
+    shared = shared[:k]
+    return {a: [ta[t][1] for t in shared], b: [tb[t][1] for t in shared]}
+
+
+def chosen_anchors(q: Question, s: Settings) -> dict[str, list[dict]]:
+    """The anchors every anchor-using predictor (imagine, retrieval, oracle, rag) starts from:
+    trial-paired ones (``Settings.pairing``) when the compared arms share anchor trials, else the
+    first ``k`` retrieved for each arm."""
+    if s.pairing == "trial" and (paired := paired_anchors(q, s.k)):
+        return paired
+    return {arm: lst[: s.k] for arm, lst in ((q.context.get("anchors") or {}).get("arms") or {}).items()}
+
+
 def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain]:
     """The chains of one question (pure). A local question's chain starts at its own anchor (its
     posted result is given) unless ``own_anchor`` is False (the retrieval control: the target's
@@ -128,19 +168,25 @@ def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain
         value, scale, rel = chain_start({**anchor, "sd": (q.meta or {}).get("sd") or cell_sd(anchor)})
         chains.append(Chain(q.id, "target", anchor, build_path(anchor, target, s.order), scale, rel, 1.0, value, 0.0))
         return chains
-    anchors = (q.context.get("anchors") or {}).get("arms") or {}
+    paired = paired_anchors(q, s.k) if s.pairing == "trial" and q.source == "ct_open" else None
+    anchors = paired or {arm: lst[: s.k] for arm, lst in ((q.context.get("anchors") or {}).get("arms") or {}).items()}
     for arm, target in targets.items():
-        picked = anchors.get(arm, [])[: s.k]
-        for a in picked:
+        for j, a in enumerate(anchors.get(arm, [])):
             value, scale, rel = chain_start(a)
             w = max(float(a.get("score") or 0.0), 1e-3) if s.weights == "similarity" else 1.0
-            chains.append(Chain(q.id, arm, a, build_path(a, target, s.order), scale, rel, w, value, 0.0))
+            chains.append(Chain(q.id, arm, a, build_path(a, target, s.order), scale, rel, w, value, 0.0,
+                                pair=j if paired else None))
     return chains
 
 
-def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings) -> None:
+def step_key(step: PathStep) -> tuple:
+    """What a step changes, in words: two chains' steps with one key make the same change."""
+    return (step.factor, describe(step.before, step.factor), describe(step.after, step.factor))
+
+
+def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings, key: tuple = ()) -> None:
     """Carry the chain's belief through one step answered with bin ``probs`` (None: invalid -> no move,
-    the widest uncertainty of a uniform answer)."""
+    the widest uncertainty of a uniform answer); ``key`` (``step_key``) records what it changed."""
     edges = s.edges_rel if chain.relative else s.edges_sd
     centres = bin_centres(edges)
     if probs is None or len(probs) != len(centres):
@@ -149,6 +195,31 @@ def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings) -> N
     mean, var = expected_change(probs, centres)
     chain.mean += mean * chain.scale
     chain.var += var * chain.scale ** 2
+    chain.step_vars.append((key, var * chain.scale ** 2))
+
+
+def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain]) -> Optional[tuple[float, float]]:
+    """(mean, variance) of arm a's result minus arm b's over trial-paired chains (``Chain.pair``):
+    the mixture over anchor trials of each trial's imagined difference. Within one trial, a step
+    that makes the same change on both chains (same factor, from and to: a region, population,
+    phase or time-frame step) is taken to err alike on both arms, so its uncertainty enters the
+    difference once per arm minus twice the covariance sqrt(v_a v_b). None when unpaired."""
+    pa, pb = {c.pair: c for c in ca if c.pair is not None}, {c.pair: c for c in cb if c.pair is not None}
+    common = sorted(set(pa) & set(pb))
+    if not common or len(common) != len(ca) or len(common) != len(cb):
+        return None
+    ds, vs, ws = [], [], []
+    for j in common:
+        a, b = pa[j], pb[j]
+        vb = dict(b.step_vars)
+        cov = sum(math.sqrt(max(v, 0.0) * max(vb[k], 0.0)) for k, v in a.step_vars if k and k in vb)
+        ds.append(a.mean - b.mean)
+        vs.append(max(a.var + b.var - 2.0 * cov, 0.0))
+        ws.append((a.weight + b.weight) / 2)
+    total = sum(ws)
+    m = sum(w * d for w, d in zip(ws, ds)) / total
+    second = sum(w * (v + d * d) for w, v, d in zip(ws, vs, ds)) / total
+    return m, max(second - m * m, 0.0)
 
 
 def mixture(chains: Sequence[Chain]) -> tuple[float, float]:
@@ -240,8 +311,11 @@ def arm_beliefs(chains: Sequence[Chain]) -> dict[str, tuple[float, float, float]
     return out
 
 
-def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]], s: Settings) -> list[float]:
-    """Option probabilities of a CT Open-format question from the imagined arm results."""
+def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]], s: Settings,
+                     differences: Optional[dict[tuple[str, str], tuple[float, float]]] = None) -> list[float]:
+    """Option probabilities of a CT Open-format question from the imagined arm results; a compared
+    pair in ``differences`` (trial-paired chains: ``paired_difference``) uses its paired difference."""
+    differences = differences or {}
     states = q.context.get("arm_states") or {}
     anchors = (q.context.get("anchors") or {}).get("arms") or {}
     votes = Counter(a.get("better") for lst in anchors.values() for a in lst if a.get("better") in ("higher", "lower"))
@@ -259,7 +333,12 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
         (ma, va, sa), (mb, vb, sb) = beliefs[a], beliefs[b]
         sd = math.sqrt((sa * sa + sb * sb) / 2)
         se = sd * math.sqrt(1.0 / n_of(a) + 1.0 / n_of(b))
-        up, down, none = significance_probs(ma - mb, va + vb, se, s.alpha_z)
+        d_mean, d_var = ma - mb, va + vb
+        if (a, b) in differences:
+            d_mean, d_var = differences[(a, b)]
+        elif (b, a) in differences:
+            d_mean, d_var = -differences[(b, a)][0], differences[(b, a)][1]
+        up, down, none = significance_probs(d_mean, d_var, se, s.alpha_z)
         return (up, down, none) if better == "higher" else (down, up, none)
 
     probs = []
@@ -283,7 +362,12 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
 
 def answer_probs(q: Question, chains: Sequence[Chain], s: Settings) -> list[float]:
     if q.source == "ct_open":
-        return ct_format_answer(q, arm_beliefs(chains), s)
+        differences = {}
+        for a, b in compared_arms(q):
+            d = paired_difference([c for c in chains if c.arm == a], [c for c in chains if c.arm == b])
+            if d is not None:
+                differences[(a, b)] = d
+        return ct_format_answer(q, arm_beliefs(chains), s, differences)
     m, v = mixture(chains)
     return local_answer(q, m, v, s)
 
@@ -319,7 +403,7 @@ def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
         counts["steps"] += len(batch)
         for c, sq, text in zip(todo, batch, texts):
             parsed = parse_decision(text, len(sq.options))
-            apply_step(c, parsed.probs if parsed.valid else None, s)
+            apply_step(c, parsed.probs if parsed.valid else None, s, step_key(c.steps[level]))
             counts["invalid_steps"] += not parsed.valid
             c.trajectory.append({"factor": c.steps[level].factor, "from": sq.from_value, "to": sq.to_value,
                                  "probs": [round(p, 4) for p in parsed.probs] if parsed.valid else None,
@@ -337,12 +421,12 @@ def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
     return probs, trajectories, counts
 
 
-def rag_question(q: Question, k: int) -> Question:
-    """The RAG control's prompt: the question with its anchors' posted results listed (``context['rag']``)."""
-    anchors = (q.context.get("anchors") or {}).get("arms") or {}
+def rag_question(q: Question, s: Settings) -> Question:
+    """The RAG control's prompt: the question with its anchors' posted results listed
+    (``context['rag']``): the same anchors imagining starts from (``chosen_anchors``)."""
     listed = []
-    for arm, lst in sorted(anchors.items()):
-        for a in lst[:k]:
+    for arm, lst in sorted(chosen_anchors(q, s).items()):
+        for a in lst:
             listed.append({"condition": ", ".join(a.get("conditions") or []), "label": a.get("arm_label"),
                            "type": a.get("arm_type"), "intervention": shown_intervention(a),
                            "dose": None if a.get("dose_value") is None else {"value": a.get("dose_value"), "unit": a.get("dose_unit")},

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _GENERATORS: dict[tuple, object] = {}   # one loaded model at a time, shared by the modes of a model
 _TEMPERATURES: dict[tuple, dict] = {}    # (base, adapter, n) -> fitted temperature, shared by the modes of a model
+MIN_GROUP_CALIBRATION = 30               # calibration steps a factor group needs for its own operator fit
 
 
 def model_paths(model: str, models_dir: Path = io.MODELS_DIR) -> tuple[str, Optional[str]]:
@@ -68,18 +69,19 @@ def decision_candidates(n_options: int, confidence: float = 0.8) -> list[str]:
     return [format_answer(one_hot(n_options, i, confidence)).split("\n")[0] for i in range(n_options)]
 
 
-def option_probs(logprobs: Sequence[float], temperature: float = 1.0) -> list[float]:
-    """Softmax of per-option log-likelihoods divided by ``temperature`` (> 1 flattens, < 1 sharpens)."""
-    scaled = [lp / temperature for lp in logprobs]
+def option_probs(logprobs: Sequence[float], temperature: float = 1.0, bias: Optional[Sequence[float]] = None) -> list[float]:
+    """Softmax of per-option log-likelihoods divided by ``temperature`` (> 1 flattens, < 1 sharpens),
+    plus a per-option ``bias`` (the operator's prior correction, ``fit_bias_temperature``)."""
+    scaled = [lp / temperature + (bias[i] if bias else 0.0) for i, lp in enumerate(logprobs)]
     top = max(scaled)
     weights = [math.exp(s - top) for s in scaled]
     total = sum(weights)
     return [w / total for w in weights]
 
 
-def likelihood_answer(logprobs: Sequence[float], temperature: float = 1.0) -> str:
+def likelihood_answer(logprobs: Sequence[float], temperature: float = 1.0, bias: Optional[Sequence[float]] = None) -> str:
     """A DECISION from per-option log-likelihoods (tempered softmax), in the usual answer format."""
-    probs = ", ".join(f"{p:.6f}" for p in option_probs(logprobs, temperature))  # 6 decimals: near-ties keep order
+    probs = ", ".join(f"{p:.6f}" for p in option_probs(logprobs, temperature, bias))  # 6 decimals: near-ties keep order
     return f"DECISION: ({probs})\nREASON: scored by option likelihood"
 
 
@@ -109,12 +111,43 @@ def fit_temperature(scores: Sequence[Sequence[float]], answers: Sequence[int],
     return math.exp((a + b) / 2)
 
 
+def fit_bias_temperature(scores: Sequence[Sequence[float]], answers: Sequence[int], iters: int = 2000,
+                         lr: float = 0.05) -> tuple[float, list[float]]:
+    """Bias-corrected temperature scaling (Alexandari et al., 2020): the T and per-option biases b
+    (b of the middle option fixed at 0) minimising the true option's mean NLL of softmax(s / T + b),
+    by full-batch Adam from T = 1, b = 0 (deterministic). The bias corrects a prior the model learned
+    in training (bin-balanced operator questions) to the prior of the steps it is asked."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(answers, dtype=int)
+    n, k = s.shape
+    theta = np.zeros(k + 1)            # [log T, b_0 .. b_{k-1}]
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    onehot = np.eye(k)[y]
+    for t in range(1, iters + 1):
+        temp = math.exp(theta[0])
+        z = s / temp + theta[1:]
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - onehot) / n                       # dNLL/dz
+        grad = np.concatenate([[-(g * s).sum() / temp], g.sum(axis=0)])
+        grad[1 + k // 2] = 0.0                     # the middle option's bias is the reference
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad * grad
+        theta -= lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        theta[0] = min(max(theta[0], math.log(0.05)), math.log(100.0))
+    return math.exp(theta[0]), [round(float(b), 6) for b in theta[1:]]
+
+
 def imagine_settings(params) -> "Settings":
     from .imagine import Settings
 
     ev, pp = params.evaluate, params.pairs
     return Settings(edges_sd=tuple(pp.change_edges_sd), edges_rel=tuple(pp.change_edges_rel), k=ev.imagine_k,
-                    order=tuple(ev.imagine_order), weights=ev.imagine_weights)
+                    order=tuple(ev.imagine_order), weights=ev.imagine_weights,
+                    pairing=ev.imagine_pairing)
 
 
 class LLMPredictor:
@@ -123,7 +156,7 @@ class LLMPredictor:
     same anchors). Questions imagining cannot answer fall back to direct, counted by reason."""
 
     def __init__(self, params, model: str, mode: str, models_dir: Path = io.MODELS_DIR,
-                 train: Optional[Sequence[Question]] = None):
+                 train: Optional[Sequence[Question]] = None, calibration_file: Path = io.CALIBRATION_FILE):
         if mode not in ("direct", "rag", "imagine"):
             raise ValueError(f"unknown mode {mode!r} (direct | rag | imagine)")
         self.params, self.model, self.mode = params, model, mode
@@ -134,22 +167,35 @@ class LLMPredictor:
         self.train = list(train or [])
         self._cache: dict[str, str] = {}
         self.operators = operator_adapters(self.adapter)
+        self.calibration_file = Path(calibration_file)
+
+    def calibration_steps(self) -> list[Question]:
+        """The operator's calibration set: teacher-imagined cross-trial steps that SFT never saw
+        (``data/traces/calibration.jsonl``); training change questions when there are none."""
+        if self.calibration_file.exists():
+            steps = [Question.from_row(r) for r in io.read_jsonl(self.calibration_file)]
+            if steps:
+                return steps
+        return [q for q in self.train if q.category == "change"]
 
     def temperature_scaling(self) -> dict:
-        """Likelihood decisions: temperatures fitted on ``evaluate.calibration_questions`` training
-        questions (never benchmark ones), once per model and shared by its modes: one for the
-        operator ('change') questions, which every imagining step is, and one for the others (a
-        stratified sample), since a model can be sharp on one and guessing on the other.
+        """Likelihood decisions: calibration fitted on ``evaluate.calibration_questions`` questions
+        (never benchmark ones), once per model and shared by its modes. The operator ('change')
+        questions, which every imagining step is, get a temperature AND per-bin biases
+        (``fit_bias_temperature``) fitted on the calibration steps: the kind of cross-trial step a
+        chain asks, with that kind's prior over bins, which bin-balanced training shifts. The other
+        questions get a temperature fitted on a stratified sample of training questions.
         Temperature 1 (plain softmax) when off or nothing to fit on."""
         n = self.params.evaluate.calibration_questions
         if self.params.model.decision != "likelihood" or not n or not self.train:
-            return {"temperature": 1.0, "operator_temperature": 1.0, "questions": 0}
+            return {"temperature": 1.0, "operator_temperature": 1.0, "operator_bias": None, "operator_groups": {},
+                    "questions": 0}
         key = (self.base, self.adapter, n)
         if key not in _TEMPERATURES:
             from .sampling import stratified_sample
 
             fitted = {}
-            for group, pool in (("operator", [q for q in self.train if q.category == "change"]),
+            for group, pool in (("operator", self.calibration_steps()),
                                 ("other", [q for q in self.train if q.category != "change"])):
                 sample = stratified_sample(pool, n, self.params.seed)
                 if not sample:
@@ -157,15 +203,42 @@ class LLMPredictor:
                     continue
                 scores = self.option_scores(sample)
                 answers = [q.answer_index for q in sample]
-                t = fit_temperature(scores, answers)
+                bias = None
+                if group == "operator":
+                    t, bias = fit_bias_temperature(scores, answers)
+                else:
+                    t = fit_temperature(scores, answers)
                 fitted[group] = {"temperature": round(t, 4), "questions": len(sample),
+                                 "source": "calibration steps" if group == "operator" and pool and pool[0].source == "synthetic"
+                                 else "train questions",
                                  "nll_at_1": round(mean_nll(scores, answers, 1.0), 4),
-                                 "nll": round(mean_nll(scores, answers, t), 4)}
+                                 "nll": round(-sum(math.log(max(option_probs(sc, t, bias)[a], 1e-12))
+                                                   for sc, a in zip(scores, answers)) / len(scores), 4)}
+                if bias is not None:
+                    fitted[group]["bias"] = bias
+            groups = {}
+            steps = self.calibration_steps()
+            for group in sorted({FACTOR_GROUP.get(q.factor) for q in steps} - {None}):
+                pool = [q for q in steps if FACTOR_GROUP.get(q.factor) == group]
+                if len(pool) < MIN_GROUP_CALIBRATION:
+                    continue
+                sample = stratified_sample(pool, max(n // 2, MIN_GROUP_CALIBRATION), self.params.seed)
+                scores = self.option_scores(sample)
+                t, bias = fit_bias_temperature(scores, [q.answer_index for q in sample])
+                groups[group] = {"temperature": round(t, 4), "bias": bias, "questions": len(sample)}
             _TEMPERATURES[key] = {"temperature": fitted["other"]["temperature"],
                                  "operator_temperature": fitted["operator"]["temperature"],
+                                 "operator_bias": fitted["operator"].get("bias"), "operator_groups": groups,
                                  "questions": sum(f["questions"] for f in fitted.values()), "fits": fitted}
             log.info("%s: temperatures %s", self.model, _TEMPERATURES[key])
         return _TEMPERATURES[key]
+
+    @staticmethod
+    def operator_calibration(q: Question, ts: dict) -> tuple[float, Optional[list[float]]]:
+        """(temperature, bias) for an operator question: its factor group's fit when the calibration
+        steps had enough of that group, else the pooled operator fit."""
+        g = (ts.get("operator_groups") or {}).get(FACTOR_GROUP.get(q.factor))
+        return (g["temperature"], g["bias"]) if g else (ts["operator_temperature"], ts.get("operator_bias"))
 
     def adapter_for(self, q: Question) -> Optional[str]:
         """The adapter that answers ``q``: its factor group's operator for an operator ('change')
@@ -201,7 +274,8 @@ class LLMPredictor:
             qs = list(todo.values())
             if self.params.model.decision == "likelihood":
                 ts = self.temperature_scaling()
-                texts = [likelihood_answer(scores, ts["operator_temperature"] if q.category == "change" else ts["temperature"])
+                texts = [likelihood_answer(scores, *self.operator_calibration(q, ts))
+                         if q.category == "change" else likelihood_answer(scores, ts["temperature"])
                          for q, scores in zip(qs, self.option_scores(qs))]
             else:
                 gen = get_generator(self.params, self.base, self.adapter)
@@ -237,8 +311,8 @@ class LLMPredictor:
         self.counts.update(f"fallback_{r}" for r in reasons.values() if r)
         by_id = {p.id: p for p in self._direct(direct_qs)} if direct_qs else {}
         if self.mode == "rag" and own:
-            k = self.params.evaluate.imagine_k
-            for q, p in zip(own, self._direct([rag_question(q, k) for q in own])):
+            settings = imagine_settings(self.params)
+            for q, p in zip(own, self._direct([rag_question(q, settings) for q in own])):
                 by_id[q.id] = p
             self.counts["rag"] += len(own)
         elif own:

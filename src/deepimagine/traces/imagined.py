@@ -122,21 +122,48 @@ def teacher_steps(pairs: Sequence[tuple[dict, dict]], teacher, edges_sd, edges_r
     return questions, counts
 
 
-def imagined_questions(cells_rows: Sequence[dict], truth: Optional[dict], teacher, n_paths: int, seed: int,
-                       edges_sd, edges_rel, order: Sequence[str] = FACTOR_ORDER) -> tuple[list[Question], dict]:
-    """The synthetic steps of ``n_paths`` train paths: oracle-labelled with a simulated truth and the
-    template teacher, model-labelled otherwise (a template teacher without truth writes none)."""
-    train = [_clean(r) for r in cells_rows if r.get("split") == "train" and r.get("value") is not None
-             and not (isinstance(r.get("value"), float) and math.isnan(r["value"]))]
-    pairs = path_pairs(train, n_paths, seed)
+def split_paths(pairs: Sequence[tuple[dict, dict]], n_train: int) -> tuple[list, list]:
+    """The first ``n_train`` paths for training; of the rest, those whose (S, T) cells no training
+    path has, for calibration (a calibration step is never one SFT saw)."""
+    def key(st):
+        return tuple((c.get("nct_id"), c.get("outcome_id"), c.get("group_id")) for c in st)
+
+    train = list(pairs[:n_train])
+    seen = {key(st) for st in train}
+    calibration = []
+    for st in pairs[n_train:]:
+        if key(st) not in seen:
+            seen.add(key(st))
+            calibration.append(st)
+    return train, calibration
+
+
+def _label(pairs, truth, teacher, edges_sd, edges_rel, order) -> tuple[list[Question], Counter, str]:
     if truth and (truth.get("studies") or {}) and getattr(teacher, "name", "") == "template":
         qs, counts = oracle_steps(pairs, Oracle(truth), edges_sd, edges_rel, order)
-        how = "oracle (simulated truth.json)"
-    elif getattr(teacher, "name", "") != "template":
+        return qs, counts, "oracle (simulated truth.json)"
+    if getattr(teacher, "name", "") != "template":
         qs, counts = teacher_steps(pairs, teacher, edges_sd, edges_rel, order)
-        how = f"model teacher ({getattr(teacher, 'name', '?')})"
-    else:
-        qs, counts, how = [], Counter({"no_truth_for_template_teacher": len(pairs)}), "none"
-    log.info("imagined steps: %d questions from %d paths (%s)", len(qs), len(pairs), how)
-    return qs, {"teacher": how, "paths": len(pairs), **dict(sorted(counts.items())),
-                "answers": dict(sorted(Counter(q.answer_index for q in qs).items()))}
+        return qs, counts, f"model teacher ({getattr(teacher, 'name', '?')})"
+    return [], Counter({"no_truth_for_template_teacher": len(pairs)}), "none"
+
+
+def imagined_questions(cells_rows: Sequence[dict], truth: Optional[dict], teacher, n_paths: int, seed: int,
+                       edges_sd, edges_rel, order: Sequence[str] = FACTOR_ORDER, calibration_paths: int = 0
+                       ) -> tuple[list[Question], list[Question], dict]:
+    """The synthetic steps of ``n_paths`` train paths, and of up to ``calibration_paths`` more train
+    paths kept apart (``split_paths``) to calibrate the operator on the kind of step a chain asks:
+    oracle-labelled with a simulated truth and the template teacher, model-labelled otherwise (a
+    template teacher without truth writes none). Returns (training steps, calibration steps, metrics)."""
+    train = [_clean(r) for r in cells_rows if r.get("split") == "train" and r.get("value") is not None
+             and not (isinstance(r.get("value"), float) and math.isnan(r["value"]))]
+    pairs, cal_pairs = split_paths(path_pairs(train, n_paths + calibration_paths, seed), n_paths)
+    qs, counts, how = _label(pairs, truth, teacher, edges_sd, edges_rel, order)
+    cal, cal_counts, _ = _label(cal_pairs, truth, teacher, edges_sd, edges_rel, order) if cal_pairs else ([], Counter(), how)
+    for q in cal:
+        q.id = "C" + q.id[1:]
+    log.info("imagined steps: %d questions from %d paths, %d calibration steps from %d more (%s)",
+             len(qs), len(pairs), len(cal), len(cal_pairs), how)
+    return qs, cal, {"teacher": how, "paths": len(pairs), **dict(sorted(counts.items())),
+                     "answers": dict(sorted(Counter(q.answer_index for q in qs).items())),
+                     "calibration_paths": len(cal_pairs), "calibration_questions": len(cal)}

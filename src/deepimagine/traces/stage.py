@@ -25,6 +25,7 @@ TRAIN_FILE = io.PAIRS_DIR / "train.jsonl"
 TRACES_FILE = io.TRACES_DIR / "traces.jsonl"
 DROPPED_FILE = io.TRACES_DIR / "dropped.jsonl"
 IMAGINED_FILE = io.TRACES_DIR / "imagined.jsonl"     # teacher-imagined operator steps (synthetic questions)
+CALIBRATION_FILE = io.CALIBRATION_FILE   # more such steps, never trained on: the operator's calibration (evaluate)
 CELLS_FILE = io.PAIRS_DIR / "cells.parquet"
 METRICS_FILE = io.METRICS_DIR / "traces.json"
 PARTIAL_DIR = Path("data/.traces_partial")   # the openai teacher's resume files (outside the DVC output)
@@ -116,10 +117,12 @@ def run(params) -> None:
     teacher = make_teacher(params, truth)
     kept, dropped, metrics = build_traces(selected, teacher)
     metrics["train_questions"] = len(questions)
-    imagined, metrics["imagined"] = imagined_questions(
+    imagined, calibration, metrics["imagined"] = imagined_questions(
         _read_cells(CELLS_FILE), truth, teacher, params.traces.imagined_paths, params.seed,
-        params.pairs.change_edges_sd, params.pairs.change_edges_rel, params.evaluate.imagine_order)
+        params.pairs.change_edges_sd, params.pairs.change_edges_rel, params.evaluate.imagine_order,
+        params.traces.calibration_paths)
     io.write_jsonl(IMAGINED_FILE, (q.to_row() for q in imagined))
+    io.write_jsonl(CALIBRATION_FILE, (q.to_row() for q in calibration))
     io.write_jsonl(TRACES_FILE, kept)
     io.write_jsonl(DROPPED_FILE, dropped)
     io.write_json(METRICS_FILE, metrics)

@@ -75,8 +75,10 @@ def trace_completion(q: Question, trace: str, max_reason_chars: int = 0) -> Opti
 def operator_first(questions: list[Question], cap: Optional[int], seed: int, balance: bool = False) -> list[Question]:
     """Under a ``cap``, the local-operator ('change') questions first, every one when the cap allows,
     then a seeded sample of the others; file order kept within each group. With ``balance``, the
-    operator questions are sampled with weights 1 / (count of their answer bin), so the rare
-    'much lower' / 'much higher' changes are not drowned by 'about the same'."""
+    operator questions are sampled with weights 1 / (count of their (source, answer bin)), so the
+    rare 'much lower' / 'much higher' changes are not drowned by 'about the same', and the
+    teacher-imagined cross-trial steps (source 'synthetic', what an imagining chain asks) weigh as
+    much as the within-trial natural pairs however many of either there are."""
     if cap is None or len(questions) <= cap:
         return list(questions)
     rng = random.Random(seed)
@@ -84,9 +86,9 @@ def operator_first(questions: list[Question], cap: Optional[int], seed: int, bal
     rest = [q for q in questions if q.category != "change"]
     if len(ops) >= cap:
         if balance:
-            freq = Counter(q.answer_index for q in ops)
+            freq = Counter((q.source, q.answer_index) for q in ops)
             # weighted sampling without replacement (Efraimidis-Spirakis keys u^(1/w))
-            keyed = sorted(ops, key=lambda q: -rng.random() ** freq[q.answer_index])
+            keyed = sorted(ops, key=lambda q: -rng.random() ** freq[(q.source, q.answer_index)])
             keep = set(id(q) for q in keyed[:cap])
         else:
             keep = set(id(q) for q in rng.sample(ops, cap))
