@@ -1,5 +1,8 @@
 """Operator probes: what each trained local operator learned about ONE factor, against the true mechanism.
 
+Over 500 lines: the sweep of each factor, its truth and its agreement figures are read together, factor by factor;
+splitting them apart would separate each sweep from the truth it is scored against.
+
 For each factor (dose, intervention / arm type, region, population, phase, time frame) a few
 held-out states are held fixed (test-split cells of ``data/pairs/cells.parquet`` with a posted
 result) and that one factor is swept: dose over ratios of the state's dose, the trial's other arms,

@@ -1,4 +1,7 @@
 """metrics/report.html: one static, self-contained page (no server, no network: inline CSS, SVG and a
+
+Over 500 lines: one self-contained page, its inline CSS, SVG and script beside the Python that fills
+them, so a change to the page is made in one place.
 little JS) that reads what the evaluation found.
 
 Sections: the headline (metrics/headline.json), a table per benchmark (every predictor of eval.json,
