@@ -134,6 +134,10 @@ def test_operator_steps_use_their_factor_groups_calibration():
                         factor=factor, from_value="a", to_value="b", options=list(CHANGE_OPTIONS), answer_index=2)
 
     ts = {"operator_temperature": 2.0, "operator_bias": [0, 0, 0, 0, 0],
-          "operator_groups": {"arm": {"temperature": 3.0, "bias": [1, 1, 0, 1, 1]}}}
-    assert LLMPredictor.operator_calibration(q("arm"), ts) == (3.0, [1, 1, 0, 1, 1])
+          "operator_groups": {"retrieved/arm": {"temperature": 3.0, "bias": [1, 1, 0, 1, 1]},
+                              "local/arm": {"temperature": 0.5, "bias": [0, 0, 0, 0, 0]}}}
+    assert LLMPredictor.operator_calibration(q("arm"), ts) == (3.0, [1, 1, 0, 1, 1])       # synthetic: retrieved
     assert LLMPredictor.operator_calibration(q("region"), ts) == (2.0, [0, 0, 0, 0, 0])   # no context fit: pooled
+    local = q("arm")
+    local.meta = {"calibration": "local"}                 # a step of a local question's walk from its own anchor
+    assert LLMPredictor.operator_calibration(local, ts) == (0.5, [0, 0, 0, 0, 0])

@@ -399,6 +399,8 @@ def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
         batch = [step_question(c.steps[level], c.mean, None if c.relative else c.scale, c.start.get("n"), level > 0,
                                f"{c.qid}/{c.arm}/{i}/step{level}", unit=c.start.get("unit"))
                  for i, c in enumerate(todo)]
+        for c, sq in zip(todo, batch):   # which calibration answers the step (LLMPredictor.operator_calibration)
+            sq.meta["calibration"] = "local" if c.arm == "target" else "retrieved"
         texts = ask(batch)
         counts["steps"] += len(batch)
         for c, sq, text in zip(todo, batch, texts):

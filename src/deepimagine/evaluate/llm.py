@@ -182,9 +182,11 @@ class LLMPredictor:
         """Likelihood decisions: calibration fitted on ``evaluate.calibration_questions`` questions
         (never benchmark ones), once per model and shared by its modes. The operator ('change')
         questions, which every imagining step is, get a temperature AND per-bin biases
-        (``fit_bias_temperature``) fitted on the calibration steps: the kind of cross-trial step a
-        chain asks, with that kind's prior over bins, which bin-balanced training shifts. The other
-        questions get a temperature fitted on a stratified sample of training questions.
+        (``fit_bias_temperature``) per factor group and kind of step (``operator_calibration``):
+        a walk from a retrieved anchor trial is fitted on the imagined calibration steps (that kind
+        of cross-trial step, with its prior over bins, which bin-balanced training shifts); a local
+        walk from the question's own anchor on training change questions. The other questions get a
+        temperature fitted on a stratified sample of training questions.
         Temperature 1 (plain softmax) when off or nothing to fit on."""
         n = self.params.evaluate.calibration_questions
         if self.params.model.decision != "likelihood" or not n or not self.train:
@@ -216,16 +218,17 @@ class LLMPredictor:
                                                    for sc, a in zip(scores, answers)) / len(scores), 4)}
                 if bias is not None:
                     fitted[group]["bias"] = bias
-            groups = {}
-            steps = self.calibration_steps()
-            for group in sorted({FACTOR_GROUP.get(q.factor) for q in steps} - {None}):
-                pool = [q for q in steps if FACTOR_GROUP.get(q.factor) == group]
-                if len(pool) < MIN_GROUP_CALIBRATION:
-                    continue
-                sample = stratified_sample(pool, max(n // 2, MIN_GROUP_CALIBRATION), self.params.seed)
-                scores = self.option_scores(sample)
-                t, bias = fit_bias_temperature(scores, [q.answer_index for q in sample])
-                groups[group] = {"temperature": round(t, 4), "bias": bias, "questions": len(sample)}
+            groups: dict[str, dict] = {}
+            for kind, steps in (("retrieved", self.calibration_steps()),
+                                ("local", [q for q in self.train if q.category == "change"])):
+                for group in sorted({FACTOR_GROUP.get(q.factor) for q in steps} - {None}):
+                    pool = [q for q in steps if FACTOR_GROUP.get(q.factor) == group]
+                    if len(pool) < MIN_GROUP_CALIBRATION:
+                        continue
+                    sample = stratified_sample(pool, max(n // 2, MIN_GROUP_CALIBRATION), self.params.seed)
+                    scores = self.option_scores(sample)
+                    t, bias = fit_bias_temperature(scores, [q.answer_index for q in sample])
+                    groups[f"{kind}/{group}"] = {"temperature": round(t, 4), "bias": bias, "questions": len(sample)}
             _TEMPERATURES[key] = {"temperature": fitted["other"]["temperature"],
                                  "operator_temperature": fitted["operator"]["temperature"],
                                  "operator_bias": fitted["operator"].get("bias"), "operator_groups": groups,
@@ -235,9 +238,13 @@ class LLMPredictor:
 
     @staticmethod
     def operator_calibration(q: Question, ts: dict) -> tuple[float, Optional[list[float]]]:
-        """(temperature, bias) for an operator question: its factor group's fit when the calibration
-        steps had enough of that group, else the pooled operator fit."""
-        g = (ts.get("operator_groups") or {}).get(FACTOR_GROUP.get(q.factor))
+        """(temperature, bias) for an operator question: the fit of its kind and factor group when
+        there were enough calibration questions of that group, else the pooled operator fit. Kinds:
+        'retrieved' (a step of a walk from a retrieved anchor trial: fitted on the imagined
+        calibration steps) and 'local' (a local question, or a step of its walk from its own posted
+        anchor: fitted on training change questions), as ``meta['calibration']`` says."""
+        kind = (q.meta or {}).get("calibration") or ("retrieved" if q.source == "synthetic" else "local")
+        g = (ts.get("operator_groups") or {}).get(f"{kind}/{FACTOR_GROUP.get(q.factor)}")
         return (g["temperature"], g["bias"]) if g else (ts["operator_temperature"], ts.get("operator_bias"))
 
     def adapter_for(self, q: Question) -> Optional[str]:
@@ -268,7 +275,7 @@ class LLMPredictor:
         """One answer per question: generated (greedy) or, with ``model.decision: likelihood``, the
         DECISION whose scores are the tempered likelihoods of each option's canonical answer.
         Identical prompts (e.g. the first step of two chains from one anchor) are asked once."""
-        keys = [json.dumps(render_messages(q)) + f"|{len(q.options)}" for q in questions]
+        keys = [json.dumps(render_messages(q)) + f"|{len(q.options)}|{(q.meta or {}).get('calibration')}" for q in questions]
         todo = {k: q for k, q in zip(keys, questions) if k not in self._cache}
         if todo:
             qs = list(todo.values())
