@@ -42,7 +42,8 @@ def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
-def _num(x) -> Optional[float]:
+def finite_or_none(x) -> Optional[float]:
+    """``x`` as a finite float, or None."""
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -81,8 +82,8 @@ class Chain:
 
 def chain_start(anchor: dict, exact: bool = True) -> tuple[float, float, bool]:
     """(value, scale, relative) of a start state."""
-    value = _num(anchor.get("value")) or 0.0
-    sd = _num(anchor.get("sd"))
+    value = finite_or_none(anchor.get("value")) or 0.0
+    sd = finite_or_none(anchor.get("sd"))
     if sd is None or sd <= 0:
         return value, max(abs(value), MIN_SD), True
     return value, sd, False
@@ -106,7 +107,7 @@ def fallback_reason(q: Question) -> Optional[str]:
         return "no_target_state" if q.source == "ct_open" else "options_unknown"
     if q.source != "ct_open":
         anchor, _ = question_states(q)
-        if _num(anchor.get("value")) is None:
+        if finite_or_none(anchor.get("value")) is None:
             return "no_anchor_result"
         if q.kind == "outcome_measure":
             return "outcome_changes"
@@ -148,13 +149,13 @@ def paired_anchors(q: Question, k: int) -> Optional[dict[str, list[dict]]]:
     return {a: [ta[t][1] for t in shared], b: [tb[t][1] for t in shared]}
 
 
-def chosen_anchors(q: Question, s: Settings) -> dict[str, list[dict]]:
-    """The anchors every anchor-using predictor (imagine, retrieval, oracle, rag) starts from:
-    trial-paired ones (``Settings.pairing``) when the compared arms share anchor trials, else the
-    first ``k`` retrieved for each arm."""
+def chosen_anchors(q: Question, s: Settings) -> tuple[dict[str, list[dict]], bool]:
+    """The anchors every anchor-using predictor (imagine, retrieval, oracle, rag) starts from, and
+    whether they are trial-paired: paired ones (``Settings.pairing``) when the compared arms share
+    anchor trials, else the first ``k`` retrieved for each arm."""
     if s.pairing == "trial" and (paired := paired_anchors(q, s.k)):
-        return paired
-    return {arm: lst[: s.k] for arm, lst in ((q.context.get("anchors") or {}).get("arms") or {}).items()}
+        return paired, True
+    return {arm: lst[: s.k] for arm, lst in ((q.context.get("anchors") or {}).get("arms") or {}).items()}, False
 
 
 def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain]:
@@ -168,8 +169,7 @@ def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain
         value, scale, rel = chain_start({**anchor, "sd": (q.meta or {}).get("sd") or cell_sd(anchor)})
         chains.append(Chain(q.id, "target", anchor, build_path(anchor, target, s.order), scale, rel, 1.0, value, 0.0))
         return chains
-    paired = paired_anchors(q, s.k) if s.pairing == "trial" and q.source == "ct_open" else None
-    anchors = paired or {arm: lst[: s.k] for arm, lst in ((q.context.get("anchors") or {}).get("arms") or {}).items()}
+    anchors, paired = chosen_anchors(q, s)
     for arm, target in targets.items():
         for j, a in enumerate(anchors.get(arm, [])):
             value, scale, rel = chain_start(a)
@@ -283,12 +283,12 @@ def local_answer(q: Question, mean: float, var: float, s: Settings) -> list[floa
         up, down = _interval(mean - av, sd, m, math.inf), _interval(mean - av, sd, -math.inf, -m)
         return _normalise([up, down, 1.0 - up - down])
     if role == "change":
-        scale = _num(meta.get("sd")) or max(abs(av), MIN_SD)
-        edges = list(meta.get("edges") or (s.edges_sd if _num(meta.get("sd")) else s.edges_rel))
+        scale = finite_or_none(meta.get("sd")) or max(abs(av), MIN_SD)
+        edges = list(meta.get("edges") or (s.edges_sd if finite_or_none(meta.get("sd")) else s.edges_rel))
         bounds = [-math.inf] + [e * scale for e in edges] + [math.inf]
         return _normalise([_interval(mean - av, sd, lo, hi) for lo, hi in zip(bounds, bounds[1:])])
-    n = _num(anchor.get("n")) or 30.0
-    a_sd = _num(meta.get("sd")) or _num(anchor.get("spread")) or max(abs(av), MIN_SD)
+    n = finite_or_none(anchor.get("n")) or 30.0
+    a_sd = finite_or_none(meta.get("sd")) or finite_or_none(anchor.get("spread")) or max(abs(av), MIN_SD)
     se = a_sd * math.sqrt(2.0 / n)
     up, down, none = significance_probs(mean - av, var, se, s.alpha_z)
     better = (q.context.get("outcome") or {}).get("better")
@@ -322,10 +322,10 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
     better = votes.most_common(1)[0][0] if votes else "higher"
 
     def n_of(arm: str) -> float:
-        n = _num((states.get(arm) or {}).get("n_planned"))
+        n = finite_or_none((states.get(arm) or {}).get("n_planned"))
         if n:
             return n
-        ns = [_num(a.get("n")) for a in anchors.get(arm, []) if _num(a.get("n"))]
+        ns = [finite_or_none(a.get("n")) for a in anchors.get(arm, []) if finite_or_none(a.get("n"))]
         return sorted(ns)[len(ns) // 2] if ns else 30.0
 
     def sig(a: str, b: str) -> tuple[float, float, float]:
@@ -427,7 +427,7 @@ def rag_question(q: Question, s: Settings) -> Question:
     """The RAG control's prompt: the question with its anchors' posted results listed
     (``context['rag']``): the same anchors imagining starts from (``chosen_anchors``)."""
     listed = []
-    for arm, lst in sorted(chosen_anchors(q, s).items()):
+    for arm, lst in sorted(chosen_anchors(q, s)[0].items()):
         for a in lst:
             listed.append({"condition": ", ".join(a.get("conditions") or []), "label": a.get("arm_label"),
                            "type": a.get("arm_type"), "intervention": shown_intervention(a),

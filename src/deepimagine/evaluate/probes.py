@@ -50,6 +50,7 @@ from ..pairs.build import cell_sd
 from ..pairs.operator import bin_centres, expected_change, standardised_change
 from ..questions import Question, parse_decision
 from ..states import FACTOR_GROUP, TRAINING_FACTOR, build_path, cell_state, describe, factor_key, step_question
+from .imagine import finite_or_none
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +80,6 @@ class ProbePoint:
     truth: Optional[float]     # true standardised change (None: no truth)
 
 
-def _num(x) -> Optional[float]:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _clean_row(row: dict) -> dict:
     out = {}
     for k, v in row.items():
@@ -106,7 +99,7 @@ def read_cells(path: Path) -> list[dict]:
     if "split" in df:
         df = df[df["split"] == "test"]
     rows = [_clean_row(r) for r in df.to_dict("records")]
-    return [r for r in rows if _num(r.get("value")) is not None]
+    return [r for r in rows if finite_or_none(r.get("value")) is not None]
 
 
 def _state_label(row: dict) -> str:
