@@ -35,3 +35,24 @@ def test_step_prompt_shows_registry_names_and_steps_compare_keys():
     prompt = render_prompt(step_question(PathStep("intervention", before, after), -10.0, 9.0, 40, True, "q"))
     assert "change: arm: Pirataopram 56 mg BIW -> BLS-3589 56 mg BIW" in prompt
     assert "bls" not in prompt.replace("BLS", "")    # the lower-cased key never reaches the prompt
+
+
+def test_built_path_carries_the_target_name_with_the_intervention():
+    """The intervention step brings the target's registry name with its key: a placebo start must not
+    leave 'Placebo' as the shown name of the active arm the walk reaches (it once did)."""
+    from deepimagine.states import build_path
+    start = _state(intervention="placebo", intervention_name="Placebo", is_placebo=True, arm_type="PLACEBO_COMPARATOR",
+                   arm_label="Placebo", dose_value=None)
+    target = _state(intervention="sotaratamine", intervention_name="BLS-3589", arm_label="BLS-3589 56 mg",
+                    regions=["Europe"])
+    steps = build_path(start, target, ("intervention", "dose", "region"))
+    assert [s.factor for s in steps] == ["intervention", "region"]
+    prompt = render_prompt(step_question(steps[0], -10.0, 9.0, 40, True, "q"))
+    assert "change: arm: placebo -> BLS-3589 56 mg BIW" in prompt
+    assert "Placebo 56" not in prompt
+    # the next step's state shows the drug reached, not the start's name
+    second = render_prompt(step_question(steps[1], -12.0, 9.0, 40, True, "q2"))
+    assert "BLS-3589" in second and "Placebo" not in second
+    # drug A -> drug B: B's name, not A's
+    other = build_path(_state(intervention="pirataopram", intervention_name="Pirataopram"), target, ("intervention",))
+    assert describe(other[0].after, "intervention") == "BLS-3589 56 mg BIW"

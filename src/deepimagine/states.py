@@ -19,8 +19,8 @@ from .questions import CHANGE_OPTIONS, Question
 FACTOR_ORDER = ("intervention", "dose", "region", "population", "phase", "time_frame")
 # the state fields a factor carries from the target when it changes
 FACTOR_FIELDS = {
-    "intervention": ("intervention", "arm_label", "arm_type", "arm_description", "dose_value", "dose_unit",
-                     "dose_value_mg", "dose_frequency", "is_placebo"),
+    "intervention": ("intervention", "intervention_name", "arm_label", "arm_type", "arm_description", "dose_value",
+                     "dose_unit", "dose_value_mg", "dose_frequency", "is_placebo"),
     "dose": ("dose_value", "dose_unit", "dose_value_mg", "dose_frequency", "arm_label", "arm_description"),
     "region": ("regions",),
     "population": ("sex", "min_age", "max_age"),
