@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import io
+from deepimagine.core import io
 from deepimagine.baselines import stage as baselines_stage
 from deepimagine.evaluate import stage as evaluate_stage
 from deepimagine.evaluate.predictors import MajorityPredictor, Prediction, expand_names, make_predictors
-from deepimagine.params import Params, default_params
-from deepimagine.questions import format_answer, parse_decision
+from deepimagine.core.params import Params, default_params
+from deepimagine.core.questions import format_answer, parse_decision
 from fixtures.baselines import CT_OPEN, ct_open_questions, make_questions
 
 

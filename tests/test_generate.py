@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deepimagine.models import generate
-from deepimagine.questions import render_messages
+from deepimagine.core import generate
+from deepimagine.core.questions import render_messages
 
 from fixtures import toy
 
@@ -73,12 +73,12 @@ def test_vllm_backend_module_imports_lazily():
     """Importing the generation module (and its vLLM backend class) must not import vLLM: a fresh
     interpreter, where an import of vllm would fail loudly, proves it."""
     code = ("import sys; sys.modules['vllm'] = None\n"      # any `import vllm` now raises ImportError
-            "from deepimagine.models.generate import VllmBackend\n"
+            "from deepimagine.core.generate import VllmBackend\n"
             "assert isinstance(VllmBackend, type), VllmBackend\n"
             "print('vllm' in sys.modules and sys.modules['vllm'] is not None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, f"importing deepimagine.models.generate failed without vLLM:\n{out.stderr}"
-    assert out.stdout.strip() == "False", "deepimagine.models.generate imported vllm at module level"
+    assert out.returncode == 0, f"importing deepimagine.core.generate failed without vLLM:\n{out.stderr}"
+    assert out.stdout.strip() == "False", "deepimagine.core.generate imported vllm at module level"
 
 
 @pytest.mark.gpu
@@ -95,7 +95,7 @@ def test_likelihood_scores_match_a_manual_forward_pass(model_dir):
     g = generate.Generator(model_dir, backend="transformers", batch_size=2)
     qs = toy.toy_questions(3, seed=5)
     from deepimagine.evaluate.llm import decision_candidates, likelihood_answer
-    from deepimagine.questions import parse_decision
+    from deepimagine.core.questions import parse_decision
 
     cands = [decision_candidates(len(q.options)) for q in qs]
     scores = g.score_options([render_messages(q) for q in qs], cands)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from deepimagine.evaluate import imagine as im
-from deepimagine.pairs import operator as op
+from deepimagine.core import operator as op
 from deepimagine.pairs.anchors import AnchorIndex, attach_anchors
-from deepimagine.pairs.prospective import (CMP_NONE, CMP_WORSE, END_NO, END_YES, SUP_NO, SUP_YES, option_roles,
-                                           trial_items)
-from deepimagine.questions import CHANGE_OPTIONS, DIRECTION_OPTIONS, Question, format_answer, render_prompt
-from deepimagine.states import FACTOR_ORDER, arm_similarity, build_path, factor_key
+from deepimagine.core.semantics import CMP_NONE, CMP_WORSE, END_NO, END_YES, SUP_NO, SUP_YES, option_roles
+from deepimagine.pairs.prospective import trial_items
+from deepimagine.core.questions import CHANGE_OPTIONS, DIRECTION_OPTIONS, Question, format_answer, render_prompt
+from deepimagine.core.states import FACTOR_ORDER, arm_similarity, build_path, factor_key
 
 
 def state(**kw):

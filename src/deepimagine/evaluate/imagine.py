@@ -27,12 +27,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from ..pairs.build import cell_sd
-from ..pairs.operator import bin_centres, expected_change
-from ..pairs.prospective import compared_arms, option_roles
-from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
-                         SUPERIORITY_OPTIONS, Question, parse_decision)
-from ..states import FACTOR_ORDER, PathStep, build_path, describe, question_states, shown_intervention, step_question
+from ..core.operator import bin_centres, cell_sd, expected_change
+from ..core.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+                              SUPERIORITY_OPTIONS, Question, parse_decision)
+from ..core.semantics import compared_arms, option_roles
+from ..core.states import FACTOR_ORDER, PathStep, build_path, describe, question_states, shown_intervention, step_question
 
 Z_ALPHA = 1.959963984540054
 MIN_SD = 1e-9

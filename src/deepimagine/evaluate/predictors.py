@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol, runtime_checkable
 
-from .. import io
-from ..questions import Question
+from ..core import io
+from ..core.questions import Question
 from .prediction import Prediction
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class BaselinePredictor:
     """A baseline fitted by the baselines stage, reloaded from its directory."""
 
     def __init__(self, name: str, directory: str | Path = BASELINES_DIR):
-        from ..baselines.models import load_baseline
+        from ..core.baseline_model import load_baseline
 
         self.name = name
         self.model = load_baseline(name, directory)

@@ -32,18 +32,18 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
-from .. import io
+from ..core import io
+from ..core.io import benchmark_files
+from ..core.questions import Question, read_questions
 from . import probes, report_html
-from ..baselines.stage import benchmark_files, read_questions
-from ..questions import Question
 from .export import export_answers
 from .mechanism import mechanism_recovery
 from .metrics import paired_difference, score
 from .plots import safe_name, write_plots
 from .prediction import Prediction
 from .predictors import Predictor, is_llm, make_predictors
-from .sampling import stratified_sample
 from .report import headline, headline_pairs, headline_summary, render_report
+from .sampling import stratified_sample
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 # The repository's params.yaml: the defaults (``default_params``, ``from_dict`` of a partial mapping).
-DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "params.yaml"
+DEFAULTS_FILE = Path(__file__).resolve().parents[3] / "params.yaml"
 
 # Names the checks accept. Each mirrors the registry that implements it (tests/test_params.py checks they agree).
 PREDICTORS = ("majority", "logistic", "random_forest", "lightgbm", "retrieval", "oracle", "base", "sft", "rl")

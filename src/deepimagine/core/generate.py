@@ -13,7 +13,7 @@ form) becomes ``adapters={'default': path}``.
   max_loras=..., max_lora_rank=...)`` and a ``LoRARequest`` per adapter name;
 * ``transformers``: one PEFT model holding every adapter by name (``set_adapter``; the base through
   ``disable_adapter()``), never merged; batched, left padding, greedy or seeded sampling;
-* ``openai``: any OpenAI-compatible server (``models.openai_client``: concurrent requests, retries);
+* ``openai``: any OpenAI-compatible server (``openai_client.py``: concurrent requests, retries);
   the model is the served model name, and an adapter is the served name of a LoRA module
   (``vllm serve BASE --enable-lora --lora-modules sft=models/sft``). Generation only.
 
