@@ -406,6 +406,7 @@ class EvaluateParams:
     imagine_order: list[Literal[FACTORS]]
     imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
     max_llm_questions: Optional[int]
+    dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
     bootstrap: int
     ece_bins: int
     calibration_questions: Optional[int]   # likelihood decisions: temperature fitted on this many train questions (0/null: off)
