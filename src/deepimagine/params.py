@@ -30,7 +30,7 @@ import yaml
 DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "params.yaml"
 
 # Names the checks accept. Each mirrors the registry that implements it (tests/test_params.py checks they agree).
-PREDICTORS = ("majority", "logistic", "random_forest", "lightgbm", "retrieval", "oracle", "base", "sft", "rl")
+PREDICTORS = ("majority", "logistic", "random_forest", "lightgbm", "retrieval", "prior", "oracle", "base", "sft", "rl")
 LLM_PREDICTORS = ("base", "sft", "rl")                                  # evaluate.predictors.LLM_MODELS
 MODES = ("direct", "rag", "imagine")                                    # evaluate/llm.py
 FACTORS = ("intervention", "dose", "region", "population", "phase", "time_frame")   # states.py

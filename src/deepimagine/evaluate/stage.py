@@ -125,7 +125,7 @@ def dose_chain_recovery(questions: list[Question], predictors: dict[str, Predict
     few), for the imagining predictors and the no-model controls: are imagined dose-response chains
     monotone in the true direction (``transitivity.true_direction_chain_rate``)?"""
     qs = dose_chain_questions(questions)
-    chosen = {n: p for n, p in predictors.items() if n.endswith("/imagine") or n in ("retrieval", "oracle")}
+    chosen = {n: p for n, p in predictors.items() if n.endswith("/imagine") or n in ("retrieval", "prior", "oracle")}
     if not qs or not chosen:
         return {}
     log.info("dose chains: %d steps of %d ladders, predictors %s", len(qs),
