@@ -46,8 +46,8 @@ def test_stage_writes_metrics_report_and_plots(tmp_path, monkeypatch, capsys):
     benches = {"test", "ct_open"} if with_ct else {"test"}
     assert set(ev) == benches  # no LLM predictors -> full sets, no *_full duplicates
     for bench in benches:
-        # retrieval runs without a model; the oracle needs the simulated truth.json (absent: skipped)
-        assert set(ev[bench]) == {"majority", "logistic", "random_forest", "lightgbm", "retrieval"}
+        # retrieval and prior run without a model; the oracle needs the simulated truth.json (absent: skipped)
+        assert set(ev[bench]) == {"majority", "logistic", "random_forest", "lightgbm", "retrieval", "prior"}
         for res in ev[bench].values():
             assert set(res) == {"overall_bacc", "overall_f1", "overall_ce", "ece", "invalid_rate", "categories"}
             assert res["invalid_rate"] == 0

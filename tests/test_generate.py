@@ -190,6 +190,23 @@ def test_one_generator_serves_base_and_every_adapter(model_dir, two_adapters):
         multi.score_options(msgs, cands, adapter="c")
 
 
+def test_merged_copies_score_as_the_peft_model(model_dir, two_adapters, monkeypatch):
+    """The tiny model holds a merged copy per adapter; a large one switches adapters in one PEFT
+    model. Both give the same scores and generations (forced here by moving the size threshold)."""
+    from deepimagine.evaluate.llm import decision_candidates
+
+    qs = toy.toy_questions(3, seed=7)
+    msgs, cands = [render_messages(q) for q in qs], [decision_candidates(len(q.options)) for q in qs]
+    merged = generate.Generator(model_dir, adapters=two_adapters, backend="transformers", batch_size=2)
+    assert set(merged.backend.merged) == {None, "a", "b"}
+    monkeypatch.setattr(generate, "MERGE_ADAPTERS_BELOW_PARAMS", 0)
+    peft = generate.Generator(model_dir, adapters=two_adapters, backend="transformers", batch_size=2)
+    assert not peft.backend.merged
+    for name in ("b", "a", "base", "a"):
+        assert _close(merged.score_options(msgs, cands, adapter=name), peft.score_options(msgs, cands, adapter=name), 1e-4)
+        assert merged.generate(msgs, max_new_tokens=8, adapter=name) == peft.generate(msgs, max_new_tokens=8, adapter=name)
+
+
 def test_adapter_arguments_and_vllm_rank_buckets(model_dir, tmp_path):
     assert generate.normalize_adapters("x/y") == {"default": "x/y"}
     assert generate.normalize_adapters(None, adapter_path="x/y") == {"default": "x/y"}

@@ -201,6 +201,6 @@ def test_accepted_names_match_what_implements_them():
 
     assert set(P.REWARDS) == set(rewards.REWARDS)
     assert set(P.LLM_PREDICTORS) == set(predictors.LLM_MODELS)
-    assert set(P.PREDICTORS) == {"majority", "retrieval", "oracle", *predictors.BASELINE_NAMES, *predictors.LLM_MODELS}
+    assert set(P.PREDICTORS) == {"majority", "retrieval", "prior", "oracle", *predictors.BASELINE_NAMES, *predictors.LLM_MODELS}
     assert P.FACTORS == states.FACTOR_ORDER
     assert set(P.CT_OPEN_SUFFIXES) == set(ct_open.PICKLE_SUFFIXES + ct_open.JSONL_SUFFIXES)

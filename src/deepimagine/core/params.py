@@ -30,7 +30,7 @@ import yaml
 DEFAULTS_FILE = Path(__file__).resolve().parents[3] / "params.yaml"
 
 # Names the checks accept. Each mirrors the registry that implements it (tests/test_params.py checks they agree).
-PREDICTORS = ("majority", "logistic", "random_forest", "lightgbm", "retrieval", "oracle", "base", "sft", "rl")
+PREDICTORS = ("majority", "logistic", "random_forest", "lightgbm", "retrieval", "prior", "oracle", "base", "sft", "rl")
 LLM_PREDICTORS = ("base", "sft", "rl")                                  # evaluate.predictors.LLM_MODELS
 MODES = ("direct", "rag", "imagine")                                    # evaluate/llm.py
 FACTORS = ("intervention", "dose", "region", "population", "phase", "time_frame")   # states.py
@@ -406,6 +406,7 @@ class EvaluateParams:
     imagine_order: list[Literal[FACTORS]]
     imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
     max_llm_questions: Optional[int]
+    dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
     bootstrap: int
     ece_bins: int
     calibration_questions: Optional[int]   # likelihood decisions: temperature fitted on this many train questions (0/null: off)

@@ -108,6 +108,10 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
         from .llm import RetrievalPredictor
 
         return RetrievalPredictor(params)
+    if name == "prior":
+        from .prior import PriorPredictor
+
+        return PriorPredictor(params, train or [])
     if name == "oracle":
         from .oracle import OraclePredictor
 
@@ -142,7 +146,7 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
             except AttributeError:
                 pass
         return predictor
-    raise ValueError(f"unknown predictor {name!r} (known: majority, retrieval, oracle, {', '.join(BASELINE_NAMES)}, "
+    raise ValueError(f"unknown predictor {name!r} (known: majority, retrieval, prior, oracle, {', '.join(BASELINE_NAMES)}, "
                      f"{', '.join(LLM_MODELS)} [/mode])")
 
 
