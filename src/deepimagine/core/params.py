@@ -405,6 +405,7 @@ class EvaluateParams:
     imagine_weights: Literal["uniform", "similarity"]   # mixture weights of the k paths
     imagine_order: list[Literal[FACTORS]]
     imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
+    imagine_aggregate: Literal["pooled", "mixture"]   # the k paths: k estimates of one target | a mixture
     max_llm_questions: Optional[int]
     dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
     bootstrap: int
