@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def prepare(n: int, workdir: Path, seed: int, threads: int):
     """(train cell rows, prospective questions) for a registry of ``n`` simulated studies."""
-    from deepimagine.pairs.build import cell_sd  # noqa: F401  (import cost outside the timing)
+    from deepimagine.core.operator import cell_sd  # noqa: F401  (import cost outside the timing)
     from deepimagine.pairs.cells import build_working_tables, open_registry
     from deepimagine.pairs.ct_open import import_ct_open
     from deepimagine.pairs.natural import _fetch
@@ -35,7 +35,7 @@ def prepare(n: int, workdir: Path, seed: int, threads: int):
     from deepimagine.pairs.truth import Truth
     from deepimagine.registry.simulate import simulate_to_files
     from deepimagine.tables.build import build
-    from deepimagine import io, params as params_mod
+    from deepimagine.core import io, params as params_mod
 
     d = workdir / f"n{n}"
     d.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,7 @@ def plan(params, train: list[dict], questions: list) -> dict:
     from deepimagine.evaluate.imagine import plan_chains
     from deepimagine.evaluate.llm import imagine_settings
     from deepimagine.pairs.anchors import AnchorIndex, attach_anchors
-    from deepimagine.pairs.embed import embed_texts
+    from deepimagine.core.embed import embed_texts
     from deepimagine.pairs.stage import _targets_ct_format
 
     def embed(texts):
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None, help="keep the registries here (reused when present)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from deepimagine import params as params_mod
-    from deepimagine.pairs.embed import load_model
+    from deepimagine.core import params as params_mod
+    from deepimagine.core.embed import load_model
 
     load_model(params_mod.load(ROOT / "params.yaml").pairs.approx_embedding_model)   # loaded once, not timed
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_imagine_"))

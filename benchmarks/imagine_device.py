@@ -22,8 +22,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from deepimagine import params as params_mod
-    from deepimagine.baselines.stage import read_questions
+    from deepimagine.core import params as params_mod
+    from deepimagine.core.questions import read_questions
     from deepimagine.evaluate.llm import LLMPredictor
     from deepimagine.evaluate.sampling import stratified_sample
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 
 def run_size(n: int, workdir: Path, seed: int, threads: int) -> dict:
-    from deepimagine import io
-    from deepimagine import params as params_mod
+    from deepimagine.core import io
+    from deepimagine.core import params as params_mod
     from deepimagine.pairs import stage
     from deepimagine.registry.simulate import simulate_to_files
     from deepimagine.tables.build import build
@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     # load the embedding model once before any timing: it is cached for the process, so otherwise its
     # load would fall in the first size only and flatter the ratio
-    from deepimagine import params as params_mod
-    from deepimagine.pairs.embed import load_model
+    from deepimagine.core import params as params_mod
+    from deepimagine.core.embed import load_model
 
     t0 = time.perf_counter()
     load_model(params_mod.load(Path(__file__).resolve().parents[1] / "params.yaml").pairs.approx_embedding_model)

@@ -8,7 +8,7 @@ import pytest
 def tiny_base_dir(tmp_path_factory):
     """An untuned tiny Qwen3.5-family model + tokenizer at test sizes, built by the base stage's code."""
     torch = pytest.importorskip("torch")
-    from deepimagine import params as params_mod
+    from deepimagine.core import params as params_mod
     from deepimagine.models import stage
     from fixtures import toy
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from deepimagine.baselines.features import FeatureEncoder, ct_open_arms, phase_number, question_features, weeks
-from deepimagine.baselines.models import load_baseline
+from deepimagine.core.features import FeatureEncoder, ct_open_arms, phase_number, question_features, weeks
+from deepimagine.core.baseline_model import load_baseline
 from deepimagine.baselines.stage import train_all
-from deepimagine.params import Params, default_params
+from deepimagine.core.params import Params, default_params
 from fixtures.baselines import CT_OPEN, ct_open_questions, make_questions
 
 

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from deepimagine.evaluate.llm import (LLMPredictor, fit_bias_temperature, fit_temperature, likelihood_answer, mean_nll,
-                                     option_probs)
-from deepimagine.questions import parse_decision
+                                      option_probs)
+from deepimagine.core.questions import parse_decision
 
 
 def test_option_probs_temper_without_changing_the_order():
@@ -52,7 +52,7 @@ def test_fit_handles_degenerate_input():
 def test_llm_predictor_calibrates_once_per_model(tiny_base_dir, tmp_path):
     import shutil
 
-    from deepimagine import params as params_mod
+    from deepimagine.core import params as params_mod
     from deepimagine.evaluate import llm
     from fixtures import toy
 
@@ -90,7 +90,7 @@ def test_evaluate_records_the_temperature(tiny_base_dir, tmp_path):
     import json
     import shutil
 
-    from deepimagine import params as params_mod
+    from deepimagine.core import params as params_mod
     from deepimagine.evaluate import llm
     from deepimagine.evaluate.stage import evaluate_all
     from fixtures import toy
@@ -127,7 +127,7 @@ def test_bias_and_temperature_correct_a_shifted_prior():
 
 
 def test_operator_steps_use_their_factor_groups_calibration():
-    from deepimagine.questions import CHANGE_OPTIONS, Question
+    from deepimagine.core.questions import CHANGE_OPTIONS, Question
 
     def q(factor):
         return Question(id=factor, source="synthetic", kind="arm", category="change", split="train", nct_ids=["N"],

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deepimagine.pairs.ct_open import CTOpenPickleError, import_ct_open, load_restricted_pickle, official_category
-from deepimagine.questions import Question, render_prompt
+from deepimagine.core.questions import Question, render_prompt
 
 SHARED_CT_OPEN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ct_open"
 CT_OPEN = SHARED_CT_OPEN / "winter_2025.jsonl"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import params as params_mod
-from deepimagine.pairs.prospective import SUP_NO, SUP_YES
+from deepimagine.core import params as params_mod
+from deepimagine.core.semantics import SUP_NO, SUP_YES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ctgov_v2"
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data/ctgov_v2 not available")
@@ -48,7 +48,7 @@ def built(tmp_path_factory):
                                    "model": {"decision": "likelihood"}, "evaluate": {"imagine_k": 1}})
     report = stage.run(params, registry=tmp / "registry.duckdb", truth_path=tmp / "truth.json",
                        out_dir=tmp / "pairs", metrics_path=tmp / "pairs.json")
-    from deepimagine.baselines.stage import read_questions
+    from deepimagine.core.questions import read_questions
 
     return params, report, read_questions(tmp / "pairs" / "ct_open.jsonl")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ctgov_server import SHARED_V2, CtgovTestServer, load_real_studies, replicate
-from deepimagine import io
-from deepimagine.params import CtgovParams, default_params
+from deepimagine.core import io
+from deepimagine.core.params import CtgovParams, default_params
 from deepimagine.registry import ctgov
 
 pytestmark = pytest.mark.skipif(not SHARED_V2.is_dir(), reason="../shared/data/ctgov_v2 is absent")
@@ -215,7 +215,7 @@ def test_non_retryable_status_fails_at_once(server, tmp_path):
 
 CHILD = """
 import json, sys
-from deepimagine.params import CtgovParams
+from deepimagine.core.params import CtgovParams
 from deepimagine.registry import ctgov
 cfg = CtgovParams(**json.loads(sys.argv[1]))
 ctgov.download(cfg, sys.argv[2], sys.argv[3], backoff_base_s=0.01, progress=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from deepimagine.tables.doses import Dose, looks_like_dose, parse_dose
-from deepimagine.tables.normalize import intervention_name_norm, time_frame_weeks
+from deepimagine.core.normalize import intervention_name_norm, time_frame_weeks
 
 # text -> expected first dose (value, unit, frequency, route); None value for a bare placebo
 CASES = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ctgov_server import SHARED_V2, CtgovTestServer, load_real_studies, replicate
-from deepimagine import io
+from deepimagine.core import io
 
 REPO = Path(__file__).resolve().parents[1]
 

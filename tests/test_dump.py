@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import io
+from deepimagine.core import io
 from deepimagine.registry import dump
 from deepimagine.registry.ctgov import nct_id
 

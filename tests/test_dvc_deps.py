@@ -8,7 +8,7 @@ included), ``importlib.import_module("deepimagine....")`` with a literal name, e
 beside ``tables/build.py``). A ``deps`` directory covers the files under it, but a stage may not
 depend on a package file it does not run (no over-wide directories).
 
-Params: every read of a ``Params`` value, tracked by type from the dataclasses in ``params.py``.
+Params: every read of a ``Params`` value, tracked by type from the dataclasses in ``core/params.py``.
 A value is typed when it is a function parameter named ``params`` (unannotated) or ``self.params``,
 annotated with a params class (``hp: BaselinesParams``), returned by a function annotated to return
 one (``params_mod.load(...)``), or assigned to a local name from a typed value (``p = params.pairs``);
@@ -37,7 +37,7 @@ import pytest
 import yaml
 
 from deepimagine import cli
-from deepimagine import params as params_mod
+from deepimagine.core import params as params_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -211,8 +211,8 @@ def typed_returns(trees: dict[Path, ast.Module], schema: dict) -> dict[tuple[str
 
 
 def import_names(path: Path, tree: ast.Module) -> dict[str, str]:
-    """Local name -> dotted name it is bound to by an import (``params_mod`` -> ``deepimagine.params``,
-    ``load`` -> ``deepimagine.params.load``); functions defined in the file map to ``<module>.<name>``."""
+    """Local name -> dotted name it is bound to by an import (``params_mod`` -> ``deepimagine.core.params``,
+    ``load`` -> ``deepimagine.core.params.load``); functions defined in the file map to ``<module>.<name>``."""
     module = module_name(path)
     package = _package_of(module, path)
     out = {fn.name: f"{module}.{fn.name}" for fn in tree.body if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))}

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import io
+from deepimagine.core import io
 from deepimagine.baselines import stage as baselines_stage
 from deepimagine.evaluate import stage as evaluate_stage
 from deepimagine.evaluate.predictors import MajorityPredictor, Prediction, expand_names, make_predictors
-from deepimagine.params import Params, default_params
-from deepimagine.questions import format_answer, parse_decision
+from deepimagine.core.params import Params, default_params
+from deepimagine.core.questions import format_answer, parse_decision
 from fixtures.baselines import CT_OPEN, ct_open_questions, make_questions
 
 
@@ -46,8 +46,8 @@ def test_stage_writes_metrics_report_and_plots(tmp_path, monkeypatch, capsys):
     benches = {"test", "ct_open"} if with_ct else {"test"}
     assert set(ev) == benches  # no LLM predictors -> full sets, no *_full duplicates
     for bench in benches:
-        # retrieval runs without a model; the oracle needs the simulated truth.json (absent: skipped)
-        assert set(ev[bench]) == {"majority", "logistic", "random_forest", "lightgbm", "retrieval"}
+        # retrieval and prior run without a model; the oracle needs the simulated truth.json (absent: skipped)
+        assert set(ev[bench]) == {"majority", "logistic", "random_forest", "lightgbm", "retrieval", "prior"}
         for res in ev[bench].values():
             assert set(res) == {"overall_bacc", "overall_f1", "overall_ce", "ece", "invalid_rate", "categories"}
             assert res["invalid_rate"] == 0

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deepimagine.models import generate
-from deepimagine.questions import render_messages
+from deepimagine.core import generate
+from deepimagine.core.questions import render_messages
 
 from fixtures import toy
 
@@ -73,12 +73,12 @@ def test_vllm_backend_module_imports_lazily():
     """Importing the generation module (and its vLLM backend class) must not import vLLM: a fresh
     interpreter, where an import of vllm would fail loudly, proves it."""
     code = ("import sys; sys.modules['vllm'] = None\n"      # any `import vllm` now raises ImportError
-            "from deepimagine.models.generate import VllmBackend\n"
+            "from deepimagine.core.generate import VllmBackend\n"
             "assert isinstance(VllmBackend, type), VllmBackend\n"
             "print('vllm' in sys.modules and sys.modules['vllm'] is not None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, f"importing deepimagine.models.generate failed without vLLM:\n{out.stderr}"
-    assert out.stdout.strip() == "False", "deepimagine.models.generate imported vllm at module level"
+    assert out.returncode == 0, f"importing deepimagine.core.generate failed without vLLM:\n{out.stderr}"
+    assert out.stdout.strip() == "False", "deepimagine.core.generate imported vllm at module level"
 
 
 @pytest.mark.gpu
@@ -95,7 +95,7 @@ def test_likelihood_scores_match_a_manual_forward_pass(model_dir):
     g = generate.Generator(model_dir, backend="transformers", batch_size=2)
     qs = toy.toy_questions(3, seed=5)
     from deepimagine.evaluate.llm import decision_candidates, likelihood_answer
-    from deepimagine.questions import parse_decision
+    from deepimagine.core.questions import parse_decision
 
     cands = [decision_candidates(len(q.options)) for q in qs]
     scores = g.score_options([render_messages(q) for q in qs], cands)
@@ -188,6 +188,23 @@ def test_one_generator_serves_base_and_every_adapter(model_dir, two_adapters):
     assert _close(multi.score_options(msgs, cands, adapter="a"), scores["a"], 1e-5)  # switching back
     with pytest.raises(KeyError, match="unknown adapter 'c'"):
         multi.score_options(msgs, cands, adapter="c")
+
+
+def test_merged_copies_score_as_the_peft_model(model_dir, two_adapters, monkeypatch):
+    """The tiny model holds a merged copy per adapter; a large one switches adapters in one PEFT
+    model. Both give the same scores and generations (forced here by moving the size threshold)."""
+    from deepimagine.evaluate.llm import decision_candidates
+
+    qs = toy.toy_questions(3, seed=7)
+    msgs, cands = [render_messages(q) for q in qs], [decision_candidates(len(q.options)) for q in qs]
+    merged = generate.Generator(model_dir, adapters=two_adapters, backend="transformers", batch_size=2)
+    assert set(merged.backend.merged) == {None, "a", "b"}
+    monkeypatch.setattr(generate, "MERGE_ADAPTERS_BELOW_PARAMS", 0)
+    peft = generate.Generator(model_dir, adapters=two_adapters, backend="transformers", batch_size=2)
+    assert not peft.backend.merged
+    for name in ("b", "a", "base", "a"):
+        assert _close(merged.score_options(msgs, cands, adapter=name), peft.score_options(msgs, cands, adapter=name), 1e-4)
+        assert merged.generate(msgs, max_new_tokens=8, adapter=name) == peft.generate(msgs, max_new_tokens=8, adapter=name)
 
 
 def test_adapter_arguments_and_vllm_rank_buckets(model_dir, tmp_path):

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from deepimagine import io
+from deepimagine.core import io
 from fixtures.workspace import length_reward, make_workspace, tiny_params
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -73,8 +73,8 @@ def test_grpo_step_on_gpu_from_sft_adapter(workspace, monkeypatch):
 
 def test_transformers_backend_on_gpu_matches_cpu(workspace):
     from deepimagine.evaluate.llm import decision_candidates
-    from deepimagine.models import generate
-    from deepimagine.questions import render_messages
+    from deepimagine.core import generate
+    from deepimagine.core.questions import render_messages
     from fixtures.workspace import toy_questions
 
     qs = toy_questions(6, "natural", seed=3)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepimagine.baselines.models import (BASELINES, BaselineLoadError, fit_baseline, load_baseline, make_estimator,
-                                          portable, save_baseline)
+from deepimagine.baselines.fit import fit_baseline, make_estimator, portable
 from deepimagine.baselines.stage import make_encoder
+from deepimagine.core.baseline_model import BASELINES, BaselineLoadError, load_baseline, save_baseline
 from fixtures.baselines import make_questions
 from test_baselines import small_params
 
@@ -53,7 +53,7 @@ def test_predictions_after_save_and_load_equal_those_before(fitted, name):
 
 @pytest.mark.parametrize("name", ["logistic", "random_forest"])
 def test_plain_parameter_models_equal_scikit_learn(fitted, name):
-    from deepimagine.baselines.models import _dense_imputed
+    from deepimagine.core.baseline_model import _dense_imputed
 
     _, _, train, test, encoder, X, hp = fitted
     y = np.array([q.answer_index for q in train])
@@ -134,8 +134,8 @@ def test_tampered_artifacts_fail_with_a_clear_error(fitted, tmp_path):
 # ---------------------------------------------------------------- 1-6: the download against a hostile server
 
 from ctgov_server import SHARED_V2, CtgovTestServer, load_real_studies, replicate  # noqa: E402
-from deepimagine import io  # noqa: E402
-from deepimagine.params import CtgovParams, default_params  # noqa: E402
+from deepimagine.core import io  # noqa: E402
+from deepimagine.core.params import CtgovParams, default_params  # noqa: E402
 from deepimagine.registry import ctgov  # noqa: E402
 
 needs_shared = pytest.mark.skipif(not SHARED_V2.is_dir(), reason="../shared/data/ctgov_v2 is absent")

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from deepimagine.evaluate import imagine as im
-from deepimagine.pairs import operator as op
+from deepimagine.core import operator as op
 from deepimagine.pairs.anchors import AnchorIndex, attach_anchors
-from deepimagine.pairs.prospective import (CMP_NONE, CMP_WORSE, END_NO, END_YES, SUP_NO, SUP_YES, option_roles,
-                                           trial_items)
-from deepimagine.questions import CHANGE_OPTIONS, DIRECTION_OPTIONS, Question, format_answer, render_prompt
-from deepimagine.states import FACTOR_ORDER, arm_similarity, build_path, factor_key
+from deepimagine.core.semantics import CMP_NONE, CMP_WORSE, END_NO, END_YES, SUP_NO, SUP_YES, option_roles
+from deepimagine.pairs.prospective import trial_items
+from deepimagine.core.questions import CHANGE_OPTIONS, DIRECTION_OPTIONS, Question, format_answer, render_prompt
+from deepimagine.core.states import FACTOR_ORDER, arm_similarity, build_path, factor_key
 
 
 def state(**kw):
@@ -107,13 +107,27 @@ def test_mixture_of_paths():
     assert m == pytest.approx(2.5) and v == pytest.approx((1 + 3 * 10) / 4 - 2.5 ** 2)
 
 
+def test_pooled_paths_are_k_estimates_of_one_target():
+    """pooled: weighted mean; variance sum(w^2 v) / (sum w)^2 + between-path spread / k."""
+    m, v = im.combine([1.0, 3.0], [1.0, 3.0], [1.0, 1.0], "pooled")
+    assert m == pytest.approx(2.0) and v == pytest.approx((1 + 3) / 4 + 1.0 / 2)
+    m, v = im.combine([1.0, 3.0], [1.0, 3.0], [1.0, 3.0], "pooled")
+    assert m == pytest.approx(2.5) and v == pytest.approx((1 + 9 * 3) / 16 + (1 * 1.5 ** 2 + 3 * 0.5 ** 2) / 4 / 2)
+    assert im.combine([2.0], [0.5], [1.0], "pooled") == im.combine([2.0], [0.5], [1.0], "mixture") == (2.0, 0.5)
+    # k paths that agree: pooled is k times surer than the mixture
+    assert im.combine([1.0] * 3, [0.9] * 3, [1.0] * 3, "pooled")[1] == pytest.approx(0.3)
+    assert im.combine([1.0] * 3, [0.9] * 3, [1.0] * 3, "mixture")[1] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="unknown aggregation"):
+        im.combine([1.0], [1.0], [1.0], "median")
+
+
 def test_retrieval_control_equals_hand_computation():
     """No model: the anchors' posted values carried unchanged, mixed, compared."""
     target = state(arm_label="Drug 20 mg")
     placebo = state(is_placebo=True, intervention=None, dose_value=None, arm_type="PLACEBO_COMPARATOR", arm_label="Placebo")
     anchors = {"Drug 20 mg": [_anchor(1.0), _anchor(1.4)], "Placebo": [_anchor(0.0, is_placebo=True, intervention=None)]}
     q = _ct_question({"Drug 20 mg": target, "Placebo": placebo}, anchors, "comparative_effect")
-    probs, _, _ = im.imagine([q], None, im.Settings(k=3, pairing="none"))
+    probs, _, _ = im.imagine([q], None, im.Settings(k=3, pairing="none", aggregate="mixture"))
     d_mean, d_var = 1.2, 0.04          # mixture of 1.0 and 1.4; placebo exact
     se = 1.0 * math.sqrt(2 / 100)
     up, down, none = im.significance_probs(d_mean, d_var, se)
@@ -191,13 +205,15 @@ def test_paired_anchors_share_trials_in_order_of_similarity():
 
 
 def test_paired_retrieval_compares_each_trial_with_itself():
-    """Paired, the retrieval control's difference is the mixture of each anchor trial's own contrast:
-    T1 1.5 - 1.0 = 0.5 and T2 2.0 - (-1.0) = 3.0 -> mean 1.75, variance 1.5625."""
+    """Paired, the retrieval control's difference combines each anchor trial's own contrast:
+    T1 1.5 - 1.0 = 0.5 and T2 2.0 - (-1.0) = 3.0 -> mean 1.75, spread 1.5625: the variance as a
+    mixture, 1.5625 / 2 pooled (the two trials as two estimates of one difference)."""
     q = _paired_question()
-    probs, _, _ = im.imagine([q], None, im.Settings(k=3))
     se = 1.0 * math.sqrt(2 / 100)
-    up, down, none = im.significance_probs(1.75, 1.5625, se)
-    assert probs["q1"] == pytest.approx(im._normalise([up, down, none]), abs=1e-9)
+    for how, var in (("mixture", 1.5625), ("pooled", 1.5625 / 2)):
+        probs, _, _ = im.imagine([q], None, im.Settings(k=3, aggregate=how))
+        up, down, none = im.significance_probs(1.75, var, se)
+        assert probs["q1"] == pytest.approx(im._normalise([up, down, none]), abs=1e-9)
     unpaired, _, _ = im.imagine([q], None, im.Settings(k=3, pairing="none"))
     assert unpaired["q1"] != pytest.approx(probs["q1"])
 

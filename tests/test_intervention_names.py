@@ -1,8 +1,8 @@
 """Intervention identity: development codes stay whole, codes and generic names listed together as
 other names are one compound, and prompts show the registry's own name, not the blocking key."""
 from deepimagine.pairs.cells import canonical_names
-from deepimagine.questions import render_prompt
-from deepimagine.states import PathStep, describe, factor_key, step_question
+from deepimagine.core.questions import render_prompt
+from deepimagine.core.states import PathStep, describe, factor_key, step_question
 
 
 def test_code_and_generic_name_listed_together_are_one_compound():
@@ -40,7 +40,7 @@ def test_step_prompt_shows_registry_names_and_steps_compare_keys():
 def test_built_path_carries_the_target_name_with_the_intervention():
     """The intervention step brings the target's registry name with its key: a placebo start must not
     leave 'Placebo' as the shown name of the active arm the walk reaches (it once did)."""
-    from deepimagine.states import build_path
+    from deepimagine.core.states import build_path
     start = _state(intervention="placebo", intervention_name="Placebo", is_placebo=True, arm_type="PLACEBO_COMPARATOR",
                    arm_label="Placebo", dose_value=None)
     target = _state(intervention="sotaratamine", intervention_name="BLS-3589", arm_label="BLS-3589 56 mg",

@@ -15,7 +15,7 @@ from deepimagine.evaluate.export import (answer_records, decision_text, export_a
 from deepimagine.evaluate.predictors import Prediction
 from deepimagine.evaluate.report import headline
 from deepimagine.pairs.ct_open import import_ct_open, load_restricted_pickle
-from deepimagine.questions import Question
+from deepimagine.core.questions import Question
 from third_party.ct_open.reference import evaluate_run, read_probs
 
 from test_ct_open import WINTER_PICKLE

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from deepimagine import params as params_mod
-from deepimagine.models import generate, openai_client
-from deepimagine.questions import parse_decision, render_messages
+from deepimagine.core import params as params_mod
+from deepimagine.core import generate, openai_client
+from deepimagine.core.questions import parse_decision, render_messages
 
 from fixtures import toy
 from openai_server import OpenAIServer

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import params as params_mod
-from deepimagine.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
-                                   SUPERIORITY_OPTIONS, Question)
+from deepimagine.core import params as params_mod
+from deepimagine.core.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+                                        SUPERIORITY_OPTIONS, Question)
 
 from fixtures.registry import make_registry
 

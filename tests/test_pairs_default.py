@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import io
-from deepimagine import params as params_mod
+from deepimagine.core import io
+from deepimagine.core import params as params_mod
 from deepimagine.pairs.approximate import APPROX_KINDS
 from deepimagine.pairs.natural import KIND_ORDER
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import params as params_mod
-from deepimagine.questions import COMPARATIVE_OPTIONS, DIRECTION_OPTIONS, SUPERIORITY_OPTIONS
+from deepimagine.core import params as params_mod
+from deepimagine.core.questions import COMPARATIVE_OPTIONS, DIRECTION_OPTIONS, SUPERIORITY_OPTIONS
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CTGOV = SHARED / "ctgov_v2"

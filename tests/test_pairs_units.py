@@ -8,7 +8,8 @@ import pytest
 
 from deepimagine.pairs.approximate import neighbour_pairs
 from deepimagine.pairs.better import better_from_text
-from deepimagine.pairs.build import cell_sd, direction_answer, direction_margin, significance
+from deepimagine.core.operator import cell_sd
+from deepimagine.pairs.build import direction_answer, direction_margin, significance
 from deepimagine.pairs.natural import cap_pairs, outcome_pairs
 
 
@@ -112,7 +113,7 @@ def test_embedding_model_by_path_or_name(tmp_path):
     an unknown name fails with the name in the error, not silently."""
     import shutil
 
-    from deepimagine.pairs.embed import DEFAULT_MODEL, embed_texts, resolve_model
+    from deepimagine.core.embed import DEFAULT_MODEL, embed_texts, resolve_model
 
     copy = tmp_path / "my-encoder"
     shutil.copytree(resolve_model(DEFAULT_MODEL), copy)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deepimagine import params as P
+from deepimagine.core import params as P
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,13 +194,13 @@ def test_check_params_runs_every_check(tmp_path, override, message):
 def test_accepted_names_match_what_implements_them():
     """The names params.py accepts are the registries the stages use (so a new reward or predictor is added
     in both places, or this fails)."""
-    from deepimagine import states
+    from deepimagine.core import states
     from deepimagine.evaluate import predictors
     from deepimagine.pairs import ct_open
     from deepimagine.train import rewards
 
     assert set(P.REWARDS) == set(rewards.REWARDS)
     assert set(P.LLM_PREDICTORS) == set(predictors.LLM_MODELS)
-    assert set(P.PREDICTORS) == {"majority", "retrieval", "oracle", *predictors.BASELINE_NAMES, *predictors.LLM_MODELS}
+    assert set(P.PREDICTORS) == {"majority", "retrieval", "prior", "oracle", *predictors.BASELINE_NAMES, *predictors.LLM_MODELS}
     assert P.FACTORS == states.FACTOR_ORDER
     assert set(P.CT_OPEN_SUFFIXES) == set(ct_open.PICKLE_SUFFIXES + ct_open.JSONL_SUFFIXES)

@@ -11,9 +11,9 @@ import re
 import pytest
 
 from deepimagine.evaluate import probes
-from deepimagine.pairs.operator import bin_centres
-from deepimagine import params as params_mod
-from deepimagine.questions import format_answer
+from deepimagine.core.operator import bin_centres
+from deepimagine.core import params as params_mod
+from deepimagine.core.questions import format_answer
 
 N_TRIALS = 6
 
@@ -41,7 +41,7 @@ def world() -> dict:
 
 def cells(truth: dict) -> list[dict]:
     """The test-split cells of those trials, each posting its true mean with SD 5."""
-    from deepimagine.oracle import Oracle
+    from deepimagine.core.oracle import Oracle
 
     oracle, rows = Oracle(truth), []
     for nct in truth["studies"]:

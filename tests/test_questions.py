@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from deepimagine.questions import (DIRECTION_OPTIONS, SUPERIORITY_OPTIONS, Question, format_answer, one_hot,
-                                   parse_decision, render_messages, render_prompt)
+from deepimagine.core.questions import (DIRECTION_OPTIONS, SUPERIORITY_OPTIONS, Question, format_answer, one_hot,
+                                        parse_decision, render_messages, render_prompt)
 
 
 def _q(**kw) -> Question:

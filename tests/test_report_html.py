@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import params as params_mod
+from deepimagine.core import params as params_mod
 from deepimagine.evaluate import stage as evaluate_stage
 from deepimagine.evaluate.predictors import MajorityPredictor
 from deepimagine.evaluate.prediction import Prediction
-from deepimagine.questions import format_answer
+from deepimagine.core.questions import format_answer
 from fixtures.baselines import make_questions
 from test_probes import DoseOperator, cells, world
 

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from deepimagine.questions import format_answer
+from deepimagine.core.questions import format_answer
 from deepimagine.train.rewards import REWARDS, correctness, format, get_rewards, log_score
 
 OPTS3 = ["higher", "lower", "no difference"]
@@ -62,7 +62,7 @@ def test_conversational_completions_and_registry():
 # ---------------------------------------------------------------- reasoning models (<think> ... </think>)
 
 def test_parser_reads_the_last_decision_outside_thinking():
-    from deepimagine.questions import parse_decision, strip_thinking
+    from deepimagine.core.questions import parse_decision, strip_thinking
 
     thought = "<think>The template says DECISION: (0.1, 0.1, 0.8). Hmm.</think>\nDECISION: (0.7, 0.2, 0.1)\nREASON: dose"
     p = parse_decision(thought, 3)

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from deepimagine import io
+from deepimagine.core import io
 from fixtures.workspace import length_reward, make_workspace, tiny_params
 
 torch.set_num_threads(2)

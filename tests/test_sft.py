@@ -21,11 +21,12 @@ def workspace(tmp_path_factory):
 
 
 def test_loss_only_on_completion_tokens(workspace, monkeypatch):
-    from deepimagine.train import common, sft
+    from deepimagine.core import base_model
+    from deepimagine.train import sft
 
     monkeypatch.chdir(workspace)
     params = tiny_params()
-    tok = common.load_tokenizer("models/base")
+    tok = base_model.load_tokenizer("models/base")
     rows, counts = sft.build_examples(params, tok)
     assert counts["questions"] == 24 and counts["examples"] + counts["dropped_too_long"] == 24
     assert counts["from_trace"] + counts["from_gold"] == 24 and counts["from_trace"] > 0

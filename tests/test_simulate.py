@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine.io import read_json, read_jsonl
+from deepimagine.core.io import read_json, read_jsonl
 from deepimagine.registry import simulate as sim
 
 SHARED_V2 = Path(__file__).parents[1].parent / "shared" / "data" / "ctgov_v2"

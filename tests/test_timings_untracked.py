@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from deepimagine import cli, io
+from deepimagine import cli
+from deepimagine.core import io
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("tables", "pairs")

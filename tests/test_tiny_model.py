@@ -4,10 +4,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deepimagine import io
-from deepimagine import params as params_mod
-from deepimagine.models import resolve_base_path, stage, tiny
-from deepimagine.questions import parse_decision, render_messages
+from deepimagine.core import io
+from deepimagine.core import params as params_mod
+from deepimagine.core.base_model import resolve_base_path
+from deepimagine.models import stage, tiny
+from deepimagine.core.questions import parse_decision, render_messages
 
 from fixtures import toy
 

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from deepimagine import io
-from deepimagine import params as params_mod
-from deepimagine.questions import format_answer, one_hot, parse_decision
+from deepimagine.core import io
+from deepimagine.core import params as params_mod
+from deepimagine.core.questions import format_answer, one_hot, parse_decision
 from deepimagine.traces import stage, teachers
 
 from fixtures import toy

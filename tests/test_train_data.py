@@ -1,5 +1,5 @@
 """SFT rows: traces are preferred under the example cap, and the counts reconcile."""
-from deepimagine.questions import format_answer, one_hot, parse_decision
+from deepimagine.core.questions import format_answer, one_hot, parse_decision
 from deepimagine.train.data import sft_rows
 
 from fixtures.toy import toy_questions
@@ -29,7 +29,7 @@ def test_balanced_operator_selection_weighs_each_source_alike():
     the 100 synthetic ones fill about half the cap instead of about a tenth."""
     from collections import Counter
 
-    from deepimagine.questions import CHANGE_OPTIONS, Question
+    from deepimagine.core.questions import CHANGE_OPTIONS, Question
     from deepimagine.train.data import operator_first
 
     def q(i, source):

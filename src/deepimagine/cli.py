@@ -8,7 +8,7 @@ import shlex
 import sys
 import time
 
-from . import params as params_mod
+from .core import params as params_mod
 
 # stage name -> module exposing run(params)
 STAGES = {

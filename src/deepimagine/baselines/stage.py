@@ -1,6 +1,6 @@
 """``deepimagine baselines``: fit logistic regression, random forest and LightGBM on data/pairs/train.jsonl.
 
-Writes ``models/baselines/``: the encoder and fitted models as JSON / LightGBM text, never pickle (see ``models.py``), ``features.json``
+Writes ``models/baselines/``: the encoder and fitted models as JSON / LightGBM text, never pickle (see ``core/baseline_model.py``), ``features.json``
 (feature names and encoder settings), ``summary.json`` (training counts, fit times, train / benchmark
 accuracy) and ``predictions/<benchmark>/<name>.jsonl`` (a probability per option for every benchmark
 question: the internal test split and CT Open when ``data/pairs/ct_open.jsonl`` exists).
@@ -14,38 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io
-from ..questions import Question
-from .features import FeatureEncoder
-from .models import BASELINES, fit_baseline, save_baseline
+from ..core import io
+from ..core.baseline_model import BASELINES, save_baseline
+from ..core.features import FeatureEncoder
+from ..core.io import benchmark_files
+from ..core.questions import Question, read_questions
+from .fit import fit_baseline
 
 log = logging.getLogger(__name__)
 
 OUT_DIR = io.MODELS_DIR / "baselines"
-
-
-def read_questions(path: str | Path) -> list[Question]:
-    """Questions of a JSON Lines file; a row that does not make a valid Question is skipped with its reason."""
-    questions, bad = [], 0
-    for i, row in enumerate(io.read_jsonl(path)):
-        try:
-            questions.append(Question.from_row(row))
-        except (TypeError, ValueError, KeyError) as e:
-            bad += 1
-            log.warning("%s line %d: not a valid question (%s); skipped", path, i + 1, e)
-    if bad:
-        log.warning("%s: %d invalid rows skipped, %d questions read", path, bad, len(questions))
-    return questions
-
-
-def benchmark_files(pairs_dir: Path = io.PAIRS_DIR) -> dict[str, Path]:
-    """The benchmark question files present: 'test' (local) always; 'prospective' and 'ct_open' when the
-    pairs stage wrote them."""
-    files = {"test": pairs_dir / "test.jsonl"}
-    for name in ("prospective", "ct_open"):
-        if (pairs_dir / f"{name}.jsonl").exists():
-            files[name] = pairs_dir / f"{name}.jsonl"
-    return files
 
 
 def make_encoder(hp) -> FeatureEncoder:

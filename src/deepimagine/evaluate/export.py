@@ -18,8 +18,8 @@ import pickle
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .. import io
-from ..questions import Question
+from ..core import io
+from ..core.questions import Question
 from .plots import safe_name
 from .predictors import Prediction
 

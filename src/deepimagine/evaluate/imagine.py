@@ -10,8 +10,9 @@ with posted results (``context['anchors']``, the same anchors for every mode). H
    standardised change (``pairs.change_edges_*``). Each step adds the expected change (bin centres
    x the scale: the anchor's SD, or |value| when no SD is posted) to the carried value, and its
    variance to the carried variance; the next step's prompt shows the imagined value;
-3. **the arm's belief**: the k paths form a mixture (uniform or similarity weights): mean and
-   variance of the imagined result;
+3. **the arm's belief**: the k paths combined (uniform or similarity weights) as k estimates of
+   one target (``evaluate.imagine_aggregate: pooled``: their mean, with variance (mean path
+   variance + spread between paths) / k) or as a mixture (``mixture``: one of the paths is right);
 4. **the answer** comes from the imagined results (``answer_probs``): for a local question the
    imagined target vs the posted reference; for a CT Open-format question, two arms compared with
    their uncertainties and the sampling error of a two-group test at n per arm.
@@ -27,12 +28,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from ..pairs.build import cell_sd
-from ..pairs.operator import bin_centres, expected_change
-from ..pairs.prospective import compared_arms, option_roles
-from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
-                         SUPERIORITY_OPTIONS, Question, parse_decision)
-from ..states import FACTOR_ORDER, PathStep, build_path, describe, question_states, shown_intervention, step_question
+from ..core.operator import bin_centres, cell_sd, expected_change
+from ..core.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+                              SUPERIORITY_OPTIONS, Question, parse_decision)
+from ..core.semantics import compared_arms, option_roles
+from ..core.states import FACTOR_ORDER, PathStep, build_path, describe, question_states, shown_intervention, step_question
 
 Z_ALPHA = 1.959963984540054
 MIN_SD = 1e-9
@@ -60,6 +60,7 @@ class Settings:
     weights: str = "uniform"          # uniform | similarity
     alpha_z: float = Z_ALPHA
     pairing: str = "trial"            # trial: two compared arms start from the two arms of one anchor trial | none
+    aggregate: str = "pooled"         # pooled: the k paths as k estimates of one target | mixture
 
 
 @dataclass
@@ -198,9 +199,10 @@ def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings, key:
     chain.step_vars.append((key, var * chain.scale ** 2))
 
 
-def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain]) -> Optional[tuple[float, float]]:
+def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain], how: str = "mixture") -> Optional[tuple[float, float]]:
     """(mean, variance) of arm a's result minus arm b's over trial-paired chains (``Chain.pair``):
-    the mixture over anchor trials of each trial's imagined difference. Within one trial, a step
+    each anchor trial's imagined difference, combined over the trials as ``how`` says
+    (``combine``). Within one trial, a step
     that makes the same change on both chains (same factor, from and to: a region, population,
     phase or time-frame step) is taken to err alike on both arms, so its uncertainty enters the
     difference once per arm minus twice the covariance sqrt(v_a v_b). None when unpaired."""
@@ -216,18 +218,32 @@ def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain]) -> Optional[tupl
         ds.append(a.mean - b.mean)
         vs.append(max(a.var + b.var - 2.0 * cov, 0.0))
         ws.append((a.weight + b.weight) / 2)
-    total = sum(ws)
-    m = sum(w * d for w, d in zip(ws, ds)) / total
-    second = sum(w * (v + d * d) for w, v, d in zip(ws, vs, ds)) / total
-    return m, max(second - m * m, 0.0)
+    return combine(ds, vs, ws, how)
 
 
-def mixture(chains: Sequence[Chain]) -> tuple[float, float]:
-    """Mean and variance of the weighted mixture of chain beliefs (each Gaussian)."""
-    total = sum(c.weight for c in chains)
-    m = sum(c.weight * c.mean for c in chains) / total
-    second = sum(c.weight * (c.var + c.mean ** 2) for c in chains) / total
-    return m, max(second - m * m, 0.0)
+def combine(means: Sequence[float], variances: Sequence[float], weights: Sequence[float],
+            how: str = "mixture") -> tuple[float, float]:
+    """(mean, variance) of k path beliefs N(mean_i, var_i) with weights w_i.
+
+    ``mixture``: one of the paths is right: the Gaussian mixture's mean and variance (mean of the
+    variances + spread between the paths). ``pooled``: the paths are k estimates of one target whose
+    errors are independent: the weighted mean, with variance sum(w_i^2 var_i) / (sum w)^2 (1/k of
+    the mean variance at equal weights) plus the between-path spread / k, so anchors that disagree
+    still widen the belief."""
+    total = sum(weights)
+    m = sum(w * x for w, x in zip(weights, means)) / total
+    between = sum(w * (x - m) ** 2 for w, x in zip(weights, means)) / total
+    if how == "mixture":
+        return m, max(sum(w * v for w, v in zip(weights, variances)) / total + between, 0.0)
+    if how == "pooled":
+        within = sum(w * w * v for w, v in zip(weights, variances)) / total ** 2
+        return m, max(within + between / len(means), 0.0)
+    raise ValueError(f"unknown aggregation {how!r} (pooled | mixture)")
+
+
+def mixture(chains: Sequence[Chain], how: str = "mixture") -> tuple[float, float]:
+    """Mean and variance of the chains' beliefs combined as ``how`` says (``combine``)."""
+    return combine([c.mean for c in chains], [c.var for c in chains], [c.weight for c in chains], how)
 
 
 # ---------------------------------------------------------------- answers from imagined results
@@ -300,12 +316,12 @@ def local_answer(q: Question, mean: float, var: float, s: Settings) -> list[floa
     return _normalise([improve, 1.0 - improve])
 
 
-def arm_beliefs(chains: Sequence[Chain]) -> dict[str, tuple[float, float, float]]:
+def arm_beliefs(chains: Sequence[Chain], how: str = "mixture") -> dict[str, tuple[float, float, float]]:
     """arm -> (mean, variance, SD of one participant's result) from its chains."""
     out = {}
     for arm in sorted({c.arm for c in chains}):
         cs = [c for c in chains if c.arm == arm]
-        m, v = mixture(cs)
+        m, v = mixture(cs, how)
         sds = [c.scale for c in cs if not c.relative]
         out[arm] = (m, v, sum(sds) / len(sds) if sds else max(abs(m), MIN_SD))
     return out
@@ -364,11 +380,11 @@ def answer_probs(q: Question, chains: Sequence[Chain], s: Settings) -> list[floa
     if q.source == "ct_open":
         differences = {}
         for a, b in compared_arms(q):
-            d = paired_difference([c for c in chains if c.arm == a], [c for c in chains if c.arm == b])
+            d = paired_difference([c for c in chains if c.arm == a], [c for c in chains if c.arm == b], s.aggregate)
             if d is not None:
                 differences[(a, b)] = d
-        return ct_format_answer(q, arm_beliefs(chains), s, differences)
-    m, v = mixture(chains)
+        return ct_format_answer(q, arm_beliefs(chains, s.aggregate), s, differences)
+    m, v = mixture(chains, s.aggregate)
     return local_answer(q, m, v, s)
 
 

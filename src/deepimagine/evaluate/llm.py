@@ -16,10 +16,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .. import io
-from ..models import resolve_base_path
-from ..questions import Question, format_answer, one_hot, parse_decision, render_messages
-from ..states import FACTOR_GROUP
+from ..core import io
+from ..core.base_model import resolve_base_path
+from ..core.questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..core.states import FACTOR_GROUP
 
 from .prediction import Prediction
 
@@ -54,7 +54,7 @@ def operator_adapters(adapter: Optional[str]) -> dict[str, str]:
 
 def get_generator(params, base: str, adapter: Optional[str]):
     """One engine per model: the base with its adapter as ``default`` and every per-factor operator by group."""
-    from ..models.generate import Generator
+    from ..core.generate import Generator
 
     key = (base, adapter, params.model.backend, params.model.dtype)
     if key not in _GENERATORS:
@@ -147,7 +147,7 @@ def imagine_settings(params) -> "Settings":
     ev, pp = params.evaluate, params.pairs
     return Settings(edges_sd=tuple(pp.change_edges_sd), edges_rel=tuple(pp.change_edges_rel), k=ev.imagine_k,
                     order=tuple(ev.imagine_order), weights=ev.imagine_weights,
-                    pairing=ev.imagine_pairing)
+                    pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate)
 
 
 class LLMPredictor:

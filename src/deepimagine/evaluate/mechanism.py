@@ -1,7 +1,5 @@
-"""Mechanism recovery on the simulated registry, and what each option of a question means.
+"""Mechanism recovery on the simulated registry (what each option means: ``core/semantics.py``).
 
-``option_semantics(q)`` labels each option ``up`` / ``down`` / ``none`` (the changed condition's
-result is higher / lower / not different), or ``improve`` / ``not_improve`` for superiority.
 ``mechanism_recovery(questions, predictions)`` checks whether predicted directions follow the
 ground-truth dose-response (``expected_effect``) and are transitive along successive chains.
 """
@@ -10,75 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Optional, Sequence
 
-from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
-                         SUPERIORITY_OPTIONS, Question)
+from ..core.questions import Question
+from ..core.semantics import direction_probs, sign_of_effect
 
 DOSE_KINDS = ("dose", "dose_successive", "dose_cross")
-
-
-def better_direction(q: Question) -> Optional[str]:
-    """'higher' or 'lower' (which way the outcome improves), from meta or the outcome context."""
-    better = (q.meta or {}).get("better") or ((q.context or {}).get("outcome") or {}).get("better")
-    better = str(better).lower() if better else None
-    return better if better in ("higher", "lower") else None
-
-
-def option_semantics(q: Question) -> Optional[list[str]]:
-    """Per option: 'up' | 'down' | 'none' | 'improve' | 'not_improve'; None when the options are not
-    one of the canonical sets (e.g. CT Open wording)."""
-    opts = list(q.options)
-    if opts == DIRECTION_OPTIONS or opts == COMPARATIVE_OPTIONS:
-        return ["up", "down", "none"]
-    if opts == COMPARATIVE_OPTIONS_IMPROVEMENT:
-        better = better_direction(q)
-        if better is None:
-            return None
-        return (["up", "down", "none"] if better == "higher" else ["down", "up", "none"])
-    if opts == SUPERIORITY_OPTIONS:
-        return ["improve", "not_improve"]
-    if opts == CHANGE_OPTIONS:       # the operator's bins: much lower, lower, about the same, higher, much higher
-        return ["down", "down", "none", "up", "up"]
-    return None
-
-
-def direction_probs(q: Question, probs: Sequence[float]) -> Optional[dict[str, float]]:
-    """A question's option probabilities as P(up), P(down), P(none) (None if not expressible)."""
-    sem = option_semantics(q)
-    if sem is None or probs is None or len(probs) != len(sem):
-        return None
-    if sem[0] == "improve":
-        better = better_direction(q)
-        if better is None:
-            return None
-        good, bad = ("up", "down") if better == "higher" else ("down", "up")
-        return {good: float(probs[0]), bad: float(probs[1]) / 2, "none": float(probs[1]) / 2}
-    out = {"up": 0.0, "down": 0.0, "none": 0.0}
-    for s, p in zip(sem, probs):
-        out[s] += float(p)
-    return out
-
-
-def options_from_direction(q: Question, dist: dict[str, float]) -> Optional[list[float]]:
-    """Map P(up)/P(down)/P(none) onto the question's options (inverse of ``direction_probs``).
-
-    direction / comparative: the option with the same meaning; improvement wording: up/down by
-    ``better``; superiority: P(improve) = P(moving in the better direction), the rest to 'not'."""
-    sem = option_semantics(q)
-    if sem is None:
-        return None
-    if sem[0] == "improve":
-        better = better_direction(q)
-        if better is None:
-            return None
-        p = dist["up"] if better == "higher" else dist["down"]
-        return [p, 1.0 - p]
-    return [dist[s] for s in sem]
-
-
-def sign_of_effect(effect: Optional[float], margin: float = 0.0) -> Optional[str]:
-    if effect is None:
-        return None
-    return "up" if effect > margin else "down" if effect < -margin else "none"
 
 
 def _predicted_direction(q: Question, pred: Any) -> Optional[str]:

@@ -15,11 +15,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
-from .. import io
-from ..pairs.operator import change_bin, standardised_change
-from ..questions import Question
-from ..states import question_states
-from ..oracle import ORACLE_FIELDS, Oracle
+from ..core import io
+from ..core.operator import change_bin, standardised_change
+from ..core.oracle import ORACLE_FIELDS, Oracle
+from ..core.questions import Question
+from ..core.states import question_states
 from .imagine import Settings, answer_or_uniform, answer_probs, apply_step, plan_chains
 from .prediction import Prediction  # noqa: F401  (the predictions' type)
 

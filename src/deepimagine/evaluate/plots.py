@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io
+from ..core import io
 
 log = logging.getLogger(__name__)
 

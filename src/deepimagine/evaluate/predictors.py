@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol, runtime_checkable
 
-from .. import io
-from ..questions import Question
+from ..core import io
+from ..core.questions import Question
 from .prediction import Prediction
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class BaselinePredictor:
     """A baseline fitted by the baselines stage, reloaded from its directory."""
 
     def __init__(self, name: str, directory: str | Path = BASELINES_DIR):
-        from ..baselines.models import load_baseline
+        from ..core.baseline_model import load_baseline
 
         self.name = name
         self.model = load_baseline(name, directory)
@@ -108,6 +108,10 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
         from .llm import RetrievalPredictor
 
         return RetrievalPredictor(params)
+    if name == "prior":
+        from .prior import PriorPredictor
+
+        return PriorPredictor(params, train or [])
     if name == "oracle":
         from .oracle import OraclePredictor
 
@@ -142,7 +146,7 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
             except AttributeError:
                 pass
         return predictor
-    raise ValueError(f"unknown predictor {name!r} (known: majority, retrieval, oracle, {', '.join(BASELINE_NAMES)}, "
+    raise ValueError(f"unknown predictor {name!r} (known: majority, retrieval, prior, oracle, {', '.join(BASELINE_NAMES)}, "
                      f"{', '.join(LLM_MODELS)} [/mode])")
 
 

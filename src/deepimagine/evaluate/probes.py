@@ -45,11 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .. import io
-from ..pairs.build import cell_sd
-from ..pairs.operator import bin_centres, expected_change, standardised_change
-from ..questions import Question, parse_decision
-from ..states import FACTOR_GROUP, TRAINING_FACTOR, build_path, cell_state, describe, factor_key, step_question
+from ..core import io
+from ..core.operator import bin_centres, cell_sd, expected_change, standardised_change
+from ..core.questions import Question, parse_decision
+from ..core.states import FACTOR_GROUP, TRAINING_FACTOR, build_path, cell_state, describe, factor_key, step_question
 from .imagine import finite_or_none
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ class Truth:
     def __init__(self, truth: Optional[dict]):
         self.oracle = None
         if truth and truth.get("studies"):
-            from ..oracle import Oracle
+            from ..core.oracle import Oracle
 
             self.oracle = Oracle(truth)
 

@@ -93,9 +93,10 @@ SHORT_BENCH = {"prospective": "prosp", "test": "local", "ct_open": "ctopen"}
 
 
 def _controls(method: str) -> tuple[str, ...]:
-    """The method's controls: the no-model retrieval, its own model's rag and direct modes, untuned imagining."""
+    """The method's controls: the no-model retrieval and prior, its own model's rag and direct modes, untuned imagining."""
     model = method.split("/")[0]
-    return tuple(dict.fromkeys(c for c in ("retrieval", f"{model}/rag", f"{model}/direct", "base/imagine") if c != method))
+    return tuple(dict.fromkeys(c for c in ("retrieval", "prior", f"{model}/rag", f"{model}/direct", "base/imagine")
+                               if c != method))
 
 
 def headline_choice(preds: dict[str, dict]) -> tuple[str | None, str | None, str | None]:

@@ -25,8 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .. import io
-from ..questions import Question, parse_decision
+from ..core import io
+from ..core.questions import Question, parse_decision
 
 PER_BENCHMARK = 36          # sampled questions per benchmark
 LIKELIHOOD_REASON = "scored by option likelihood"    # the likelihood readout's placeholder, not a model's reason

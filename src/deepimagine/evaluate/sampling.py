@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from typing import Optional
 
-from ..questions import Question
+from ..core.questions import Question
 
 
 def stratified_sample(questions: list[Question], size: Optional[int], seed: int) -> list[Question]:

@@ -32,18 +32,18 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
-from .. import io
+from ..core import io
+from ..core.io import benchmark_files
+from ..core.questions import Question, read_questions
 from . import probes, report_html
-from ..baselines.stage import benchmark_files, read_questions
-from ..questions import Question
 from .export import export_answers
 from .mechanism import mechanism_recovery
 from .metrics import paired_difference, score
 from .plots import safe_name, write_plots
 from .prediction import Prediction
 from .predictors import Predictor, is_llm, make_predictors
-from .sampling import stratified_sample
 from .report import headline, headline_pairs, headline_summary, render_report
+from .sampling import stratified_sample
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,27 @@ def compare(questions: list[Question], predictions: dict[str, list[Prediction]],
     return out
 
 
+def dose_chain_questions(questions: list[Question]) -> list[Question]:
+    """Every successive dose step of a local benchmark: each dose ladder of a trial asked level by level
+    (``meta.chain_id``, ``meta.step``), so that whole dose-response chains can be checked."""
+    return [q for q in questions if q.kind == "dose_successive" and (q.meta or {}).get("chain_id") is not None]
+
+
+def dose_chain_recovery(questions: list[Question], predictors: dict[str, Predictor], params) -> dict[str, dict]:
+    """Mechanism recovery on ALL the local benchmark's dose ladders (the stratified sample holds a
+    few), for the imagining predictors and the no-model controls: are imagined dose-response chains
+    monotone in the true direction (``transitivity.true_direction_chain_rate``)?"""
+    qs = dose_chain_questions(questions)
+    chosen = {n: p for n, p in predictors.items() if n.endswith("/imagine") or n in ("retrieval", "prior", "oracle")}
+    if not qs or not chosen:
+        return {}
+    log.info("dose chains: %d steps of %d ladders, predictors %s", len(qs),
+             len({q.meta["chain_id"] for q in qs}), sorted(chosen))
+    _, predictions = evaluate_benchmark(qs, chosen, params.evaluate, params.seed)
+    band = params.pairs.change_edges_sd[2]
+    return {name: {**mechanism_recovery(qs, predictions[name], margin=band), "margin_sd": band} for name in chosen}
+
+
 def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Question]],
                  predictors: dict[str, Predictor], metrics_dir: Path = io.METRICS_DIR,
                  cells_path: Path = io.PAIRS_DIR / "cells.parquet", truth_path: Path = io.TRUTH_FILE
@@ -162,6 +183,8 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
                 io.write_jsonl(stem.with_suffix(".jsonl"), [p.to_row() for p in predictions[pred]])
             export_answers(qs, predictions, metrics_dir / "predictions" / name)  # CT Open's official answer form
             write_plots(name, results, metrics_dir / "plots")
+    if ev.dose_chains and has_llm and "test" in benchmarks:
+        mechanism["dose_chains"] = dose_chain_recovery(benchmarks["test"], predictors, params)
     io.write_json(metrics_dir / "eval.json", headline(all_results))
     io.write_json(metrics_dir / "mechanism.json", mechanism)
     io.write_json(metrics_dir / "comparisons.json", comparisons)

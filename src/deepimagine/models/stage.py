@@ -13,8 +13,8 @@ import random
 import time
 from pathlib import Path
 
-from .. import io
-from ..questions import Question
+from ..core import io
+from ..core.questions import Question
 
 log = logging.getLogger(__name__)
 

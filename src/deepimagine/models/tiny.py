@@ -17,8 +17,8 @@ import random
 import time
 from typing import Iterable, Sequence
 
-from ..params import ModelParams
-from ..questions import Question, format_answer, render_messages
+from ..core.params import ModelParams
+from ..core.questions import Question, format_answer, render_messages
 
 log = logging.getLogger(__name__)
 

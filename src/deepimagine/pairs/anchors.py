@@ -23,8 +23,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..states import arm_similarity, cell_state, factor_key
-from .build import cell_sd
+from ..core.operator import cell_sd
+from ..core.states import arm_similarity, cell_state, factor_key
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..core.embed import embed_texts
 from .build import dose_text, population_text
-from .embed import embed_texts
 
 log = logging.getLogger(__name__)
 

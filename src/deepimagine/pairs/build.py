@@ -26,62 +26,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from ..questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
-                         SUPERIORITY_OPTIONS, Question)
-from .operator import change_bin, standardised_change
-
-Z95 = 1.959963984540054
-
+from ..core.operator import _num, cell_sd, change_bin, standardised_change
+from ..core.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
+                              SUPERIORITY_OPTIONS, Question)
 
 def short_hash(text: str, n: int = 12) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:n]
-
-
-def _num(x) -> Optional[float]:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-# ---------------------------------------------------------------- dispersion -> SD
-
-def cell_sd(cell: dict) -> Optional[float]:
-    """Per-participant SD of a posted value, derived from its dispersion, or None when it can't be.
-
-    SD directly; SE x sqrt(n); a (two-sided, ~95%) CI width / (2 x 1.96) x sqrt(n); an IQR / 1.349;
-    for percentages of participants (no dispersion) the binomial SD 100 x sqrt(p (1 - p)).
-    """
-    disp = "_".join(str(cell.get("dispersion_type") or "").upper().replace("-", " ").split())  # 'Standard Deviation' -> STANDARD_DEVIATION
-    spread = _num(cell.get("spread"))
-    lo, hi = _num(cell.get("lower_limit")), _num(cell.get("upper_limit"))
-    n = _num(cell.get("n"))
-    sd: Optional[float] = None
-    if "STANDARD_DEVIATION" in disp or disp in ("SD",):
-        sd = spread
-    elif "STANDARD_ERROR" in disp or disp in ("SE",):
-        sd = spread * math.sqrt(n) if spread is not None and n and n > 0 else None
-    elif "CONFIDENCE" in disp or disp.endswith("CI"):
-        if lo is not None and hi is not None and n and n > 0 and hi > lo:
-            pct = 95.0
-            digits = "".join(ch for ch in disp.split("%")[0] if ch.isdigit() or ch == ".")
-            try:
-                pct = float(digits) if digits else 95.0
-            except ValueError:
-                pct = 95.0
-            z = {90.0: 1.6449, 95.0: Z95, 99.0: 2.5758}.get(pct, Z95)
-            sd = (hi - lo) / (2 * z) * math.sqrt(n)
-    elif "INTER_QUARTILE" in disp:
-        if lo is not None and hi is not None and hi > lo:
-            sd = (hi - lo) / 1.349
-    if sd is None and not disp:
-        unit = (cell.get("unit") or "").lower()
-        value = _num(cell.get("value"))
-        if value is not None and ("percent" in unit or "%" in unit) and 0 <= value <= 100:
-            p = value / 100
-            sd = 100 * math.sqrt(p * (1 - p)) if 0 < p < 1 else None
-    return sd if sd is not None and sd > 0 and math.isfinite(sd) else None
 
 
 def pooled_sd(anchor: dict, target: dict) -> Optional[float]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..tables.normalize import intervention_name_norm
+from ..core.normalize import intervention_name_norm
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator, Optional
 
-from ..questions import CATEGORIES, Question
+from ..core.questions import CATEGORIES, Question
 
 log = logging.getLogger(__name__)
 

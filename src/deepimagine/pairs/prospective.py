@@ -20,30 +20,19 @@ arm: from the registry when the trial is in it (never its results), else from th
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter, defaultdict
-from typing import Iterator, Optional
+from typing import Iterator
 
 import duckdb
 
-from ..states import cell_state, weeks_of
-from ..tables.normalize import intervention_name_norm
-from .build import _num, significance
+from ..core.normalize import intervention_name_norm
+from ..core.operator import _num
+from ..core.semantics import CMP_NONE, CMP_WORSE, END_NO, END_YES, SUP_NO, SUP_YES, compared_arms
+from ..core.states import cell_state, weeks_of
+from .build import significance
 from .natural import _arm_order, _fetch, load_analyses
 
 log = logging.getLogger(__name__)
-
-SUP_YES = ("The study arm {a} has achieved statistically significant improvements over the study arm {b} "
-           "with respect to this specific endpoint.")
-SUP_NO = ("The study arm {a} has not achieved statistically significant improvements over the study arm {b} "
-          "with respect to this specific endpoint, either because of no statistical effect or worse effect.")
-CMP_WORSE = "Study Arm {x} is statistically significantly worse than Study Arm {y}."
-CMP_NONE = "No statistically significant difference between Study Arm {a} and Study Arm {b}."
-END_YES = "At least one arm listed here met this endpoint."
-END_NO = "No arm listed here met this endpoint."
-_WORSE_RE = re.compile(r"Study Arm (.+) is statistically significantly worse than Study Arm (.+)\.$")
-_SUP_RE = re.compile(r"The study arm (.+) has (not )?achieved statistically significant improvements over the study arm (.+) with")
-
 
 def _item_arm(c: dict) -> dict:
     name = c.get("intervention_name") or ("Placebo" if c.get("is_placebo") else None)
@@ -131,35 +120,6 @@ def prospective_items(con: duckdb.DuckDBPyConnection, better_of, alpha: float) -
 
 
 # ---------------------------------------------------------------- arm states of CT Open-format questions
-
-
-def compared_arms(q) -> list[tuple[str, str]]:
-    """(changed arm, reference arm) pairs a CT Open-format question compares (from ``list_of_tuples``)."""
-    out = []
-    for t in (q.meta or {}).get("list_of_tuples") or []:
-        if isinstance(t, (list, tuple)) and len(t) == 3 and all(isinstance(x, str) for x in (t[0], t[2])):
-            out.append((t[0], t[2]))
-    return out
-
-
-def option_roles(q) -> Optional[list[tuple]]:
-    """What each option of a CT Open-format question asserts, for answering from imagined arm results:
-    ('improves', a, b) | ('not_improves', a, b) | ('worse', x, y) | ('none',) | ('any_met',) | ('none_met',)."""
-    roles = []
-    for opt in q.options:
-        if m := _SUP_RE.match(opt):
-            roles.append(("not_improves" if m.group(2) else "improves", m.group(1), m.group(3)))
-        elif m := _WORSE_RE.match(opt):
-            roles.append(("worse", m.group(1), m.group(2)))
-        elif opt.startswith("No statistically significant difference"):
-            roles.append(("none",))
-        elif opt == END_YES:
-            roles.append(("any_met",))
-        elif opt == END_NO:
-            roles.append(("none_met",))
-        else:
-            return None
-    return roles
 
 
 def _text_state(arm: dict, outcome: dict, trial: dict) -> dict:

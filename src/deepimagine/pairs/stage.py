@@ -17,19 +17,20 @@ from typing import Optional
 import pyarrow as pa
 from tqdm import tqdm
 
-from .. import io
-from ..params import Params
+from ..core import io
+from ..core.embed import embed_texts
+from ..core.params import Params
+from ..core.questions import Question
+from ..core.semantics import compared_arms
+from ..core.states import question_states
 from . import approximate, natural
+from .anchors import AnchorIndex, attach_anchors
 from .better import better_from_text
 from .build import BuildCounts, BuildSettings, questions_for_pair
 from .card import render_card
 from .cells import build_working_tables, open_registry
-from ..questions import Question
-from ..states import question_states
-from .anchors import AnchorIndex, attach_anchors
 from .ct_open import import_ct_open
-from .embed import embed_texts
-from .prospective import attach_states, compared_arms, prospective_items, protocol_states
+from .prospective import attach_states, prospective_items, protocol_states
 from .split import add_split_column, audit, parse_cutoff
 from .truth import Truth
 

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Optional
 
-from ..oracle import truth_arm
+from ..core.oracle import truth_arm
 
 
 def outcome_key(cell: dict) -> str:

@@ -43,8 +43,8 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from .. import io
-from ..params import CTGOV_MAX_PAGE_SIZE, CTGOV_PHASES, CTGOV_SHORTFALL_MODES, check_ctgov
+from ..core import io
+from ..core.params import CTGOV_MAX_PAGE_SIZE, CTGOV_PHASES, CTGOV_SHORTFALL_MODES, check_ctgov
 
 log = logging.getLogger(__name__)
 

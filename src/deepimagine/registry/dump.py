@@ -35,7 +35,7 @@ from typing import IO, Any, Callable, Iterator, Optional
 
 from tqdm import tqdm
 
-from .. import io
+from ..core import io
 from .ctgov import encode_problem, nct_id
 
 log = logging.getLogger(__name__)

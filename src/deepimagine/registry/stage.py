@@ -14,8 +14,8 @@ import hashlib
 import logging
 from pathlib import Path
 
-from .. import io
-from ..params import Params, to_dict
+from ..core import io
+from ..core.params import Params, to_dict
 
 log = logging.getLogger(__name__)
 

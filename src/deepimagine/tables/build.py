@@ -37,10 +37,10 @@ from typing import Optional
 import duckdb
 import pyarrow as pa
 
+from ..core.normalize import intervention_name_norm, time_frame_weeks
 from .accounting import accounting, download_accounting, download_rejects  # noqa: F401 (download_accounting: public)
 from .doses import dose_rows
 from .lines import count_lines, exact_lines, scan_lines  # noqa: F401 (count_lines: public)
-from .normalize import intervention_name_norm, time_frame_weeks
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from .. import io
-from ..params import Params
+from ..core import io
+from ..core.params import Params
 from .build import build
 
 log = logging.getLogger(__name__)

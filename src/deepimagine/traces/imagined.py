@@ -21,11 +21,10 @@ import random
 from collections import Counter, defaultdict
 from typing import Optional, Sequence
 
-from ..pairs.build import cell_sd
-from ..pairs.operator import change_bin, standardised_change
-from ..questions import Question, parse_decision
-from ..oracle import ORACLE_FIELDS, Oracle
-from ..states import FACTOR_ORDER, build_path, cell_state, step_question
+from ..core.operator import cell_sd, change_bin, standardised_change
+from ..core.oracle import ORACLE_FIELDS, Oracle
+from ..core.questions import Question, parse_decision
+from ..core.states import FACTOR_ORDER, build_path, cell_state, step_question
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def teacher_steps(pairs: Sequence[tuple[dict, dict]], teacher, edges_sd, edges_r
                   order: Sequence[str] = FACTOR_ORDER) -> tuple[list[Question], Counter]:
     """Synthetic change questions along each path, labelled by a model teacher, level by level so the
     imagined value the teacher gave is carried into its next step."""
-    from ..pairs.operator import bin_centres, expected_change
+    from ..core.operator import bin_centres, expected_change
 
     counts: Counter = Counter()
     chains = []

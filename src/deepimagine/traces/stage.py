@@ -14,8 +14,8 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .. import io
-from ..questions import Question
+from ..core import io
+from ..core.questions import Question
 from .imagined import imagined_questions
 from .teachers import GeneratorTeacher, OpenAITeacher, TemplateTeacher, check_trace
 

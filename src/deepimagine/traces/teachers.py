@@ -10,7 +10,7 @@ agreement filter that keeps a trace only when its decision matches the known ans
 * ``OpenAITeacher``: any OpenAI-compatible ``/v1/chat/completions`` endpoint (key from
   ``OPENAI_API_KEY``; optional for local servers), requests in flight concurrently, retried with
   backoff, completed traces kept in a resume file so that an interrupted run picks up where it stopped.
-* ``GeneratorTeacher``: a local model through ``models.generate.Generator`` (vLLM on GPU).
+* ``GeneratorTeacher``: a local model through ``core.generate.Generator`` (vLLM on GPU).
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..evaluate.mechanism import better_direction, option_semantics, sign_of_effect
-from ..questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..core.questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..core.semantics import better_direction, option_semantics, sign_of_effect
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class ResumeFile:
 
 class OpenAITeacher:
     """POST ``{base_url}/chat/completions`` for every question (temperature 0), ``concurrency`` at a
-    time, retrying 429 / 5xx / timeouts with exponential backoff and jitter (``models.openai_client``).
+    time, retrying 429 / 5xx / timeouts with exponential backoff and jitter (``core.openai_client``).
     With ``work_dir``, every completed trace is appended to a resume file named by the teacher's
     configuration, and a rerun requests only the questions it lacks. ``finish_reasons`` records each
     question's finish reason (``length``: the ``max_tokens`` budget was hit)."""
@@ -218,7 +218,7 @@ class OpenAITeacher:
                  max_tokens: int = 256, max_retries: int = 6, concurrency: int = 8, enable_thinking: bool = False,
                  chat_template_kwargs: bool = True, work_dir: Optional[str | Path] = None,
                  backoff_base_s: float = 1.0):
-        from ..models.openai_client import ChatClient
+        from ..core.openai_client import ChatClient
 
         self.client = ChatClient(base_url, model, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries,
                                  concurrency=concurrency, backoff_base_s=backoff_base_s)
@@ -274,14 +274,14 @@ class GeneratorTeacher:
 
     def __init__(self, model_path: str, backend: str = "auto", dtype: str = "auto", max_new_tokens: int = 256,
                  enable_thinking: bool = False):
-        from ..models.generate import Generator
+        from ..core.generate import Generator
 
         self.generator = Generator(model_path, backend=backend, dtype=dtype, enable_thinking=enable_thinking)
         self.max_new_tokens = max_new_tokens
         self.finish_reasons: dict[str, Optional[str]] = {}
 
     def complete(self, questions: Sequence[Question]) -> list[str]:
-        from ..models.generate import decision_done
+        from ..core.generate import decision_done
 
         outs = [o[0] for o in self.generator.generate([teacher_messages(q) for q in questions], self.max_new_tokens)]
         # the generator counts budget hits; per question, a completion with no DECISION that used the budget

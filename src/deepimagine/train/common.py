@@ -1,5 +1,5 @@
-"""What the SFT and GRPO stages share: base-model resolution and loading, seeds, dvclive,
-resumable checkpoints and the multi-GPU re-launch under ``accelerate launch``."""
+"""What the SFT and GRPO stages share: precision flags, seeds, dvclive, resumable checkpoints and the
+multi-GPU re-launch under ``accelerate launch`` (base-model resolution and loading: ``core/base_model.py``)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,68 +13,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
-from .. import io
-from .. import params as params_mod
+from ..core import io
+from ..core import params as params_mod
+from ..core.base_model import torch_dtype
 
 log = logging.getLogger(__name__)
 
-BASE_DIR = io.MODELS_DIR / "base"
 CHECKPOINTS_DIR = Path("checkpoints")          # outside the DVC outs, so a killed run can resume
 ACCELERATE_DIR = Path("configs/accelerate")
 FINGERPRINT_FILE = "fingerprint.json"
 
 
-# ---------------------------------------------------------------- the base model
-
-def resolve_base(model_base: str, base_dir: Path = BASE_DIR) -> str:
-    """Path or Hub id of the base model.
-
-    ``tiny`` -> the locally built ``models/base``. Otherwise the id/path that ``models/base/build.json``
-    records (so the base stage pins what was used), else ``model_base`` itself.
-    """
-    if model_base == "tiny":
-        if not (base_dir / "config.json").exists():
-            raise FileNotFoundError(f"no tiny base model in {base_dir}: run the 'base' stage first")
-        return str(base_dir)
-    build = base_dir / "build.json"
-    if build.exists():
-        info = io.read_json(build)
-        for key in ("model_path", "path", "model", "model_id", "base"):
-            value = info.get(key)
-            if isinstance(value, str) and value and value != "tiny":
-                return value
-    if (base_dir / "config.json").exists():
-        return str(base_dir)
-    return model_base
-
-
-def torch_dtype(name: str = "auto"):
-    """``auto`` -> bfloat16 on a GPU that supports it, float32 otherwise (CPU)."""
-    import torch
-
-    if name not in ("auto", None):
-        return getattr(torch, name)
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
-
-
-def load_tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    if tok.chat_template is None:
-        raise ValueError(f"tokenizer at {path} has no chat template; prompts are chat messages")
-    return tok
-
-
-def load_model(path: str, dtype: str = "auto"):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(dtype), trust_remote_code=False)
-
+# ---------------------------------------------------------------- the model in training
 
 def precision_flags(dtype: str = "auto") -> dict:
     """Trainer precision flags: bf16 autocast on a capable GPU, full precision on CPU."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .. import io
-from ..questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..core import io
+from ..core.questions import Question, format_answer, one_hot, parse_decision, render_messages
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any, Callable, Sequence
 
-from ..questions import parse_decision, strip_thinking
+from ..core.questions import parse_decision, strip_thinking
 
 RewardFn = Callable[..., list[float]]
 

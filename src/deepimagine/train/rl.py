@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .. import io
-from ..params import Params
+from ..core import io
+from ..core import base_model
+from ..core.params import Params
 from . import common, data, rewards
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def load_policy(base_path: str, sft_dir: Path, dtype: str = "auto"):
 
     if not (Path(sft_dir) / "adapter_config.json").exists():
         raise FileNotFoundError(f"no SFT adapter in {sft_dir}: run the 'sft' stage first")
-    return PeftModel.from_pretrained(common.load_model(base_path, dtype), str(sft_dir), is_trainable=True)
+    return PeftModel.from_pretrained(base_model.load_model(base_path, dtype), str(sft_dir), is_trainable=True)
 
 
 def make_trainer(params: Params, base_path: str, sft_dir: Path, rows: Sequence[dict],
@@ -109,7 +110,7 @@ def make_trainer(params: Params, base_path: str, sft_dir: Path, rows: Sequence[d
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    tokenizer = common.load_tokenizer(str(sft_dir) if (Path(sft_dir) / "tokenizer_config.json").exists() else base_path)
+    tokenizer = base_model.load_tokenizer(str(sft_dir) if (Path(sft_dir) / "tokenizer_config.json").exists() else base_path)
     tokenizer.padding_side = "left"
     return GRPOTrainer(
         model=load_policy(base_path, sft_dir, params.model.dtype),
@@ -136,7 +137,7 @@ def train(params: Params, sft_dir: Path = SFT_DIR, out_dir: Path = OUT_DIR, metr
 
     started = time.perf_counter()
     set_seed(params.seed)
-    base_path = common.resolve_base(params.model.base)
+    base_path = base_model.resolve_base(params.model.base)
     rows, counts = build_prompts(params, train_file)
     resume_from = get_last_checkpoint(str(checkpoint_dir)) if Path(checkpoint_dir).exists() else None
     callbacks = [common.dvclive_callback(metrics_dir, resume=resume_from is not None), *extra_callbacks]
@@ -170,7 +171,7 @@ def train(params: Params, sft_dir: Path = SFT_DIR, out_dir: Path = OUT_DIR, metr
 
 def run(params: Params) -> None:
     """The DVC stage: prepare (or resume) checkpoints, train (re-launched on several GPUs), clean up."""
-    base_path = common.resolve_base(params.model.base)
+    base_path = base_model.resolve_base(params.model.base)
     common.prepare_checkpoints(CHECKPOINT_DIR, run_fingerprint(params, base_path, SFT_DIR, data.TRAIN_FILE))
     if not common.maybe_relaunch(MODULE, params, params.rl.accelerate_config):
         train(params)

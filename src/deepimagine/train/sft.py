@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .. import io
-from ..params import Params
-from ..states import FACTOR_GROUP
+from ..core import io
+from ..core import base_model
+from ..core.params import Params
+from ..core.states import FACTOR_GROUP
 from . import common, data
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,8 @@ def make_trainer(params: Params, base_path: str, rows: Sequence[dict], output_di
     from datasets import Dataset
     from trl import SFTTrainer
 
-    tokenizer = tokenizer if tokenizer is not None else common.load_tokenizer(base_path)
-    model = common.load_model(base_path, params.model.dtype)
+    tokenizer = tokenizer if tokenizer is not None else base_model.load_tokenizer(base_path)
+    model = base_model.load_model(base_path, params.model.dtype)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     return SFTTrainer(model=model, args=sft_config(params, output_dir), train_dataset=dataset,
                       processing_class=tokenizer, peft_config=lora_config(params), callbacks=list(callbacks))
@@ -134,7 +135,7 @@ def train_operators(params: Params, base_path: str, shared_dir: Path, rows: Sequ
     sp = replace(params.sft, max_steps=params.sft.operator_steps, warmup_ratio=0.0)
     group_params = replace(params, sft=sp)  # dvc-params: sft
     for group, group_rows in operator_groups(rows).items():
-        model = PeftModel.from_pretrained(common.load_model(base_path, params.model.dtype), str(shared_dir),
+        model = PeftModel.from_pretrained(base_model.load_model(base_path, params.model.dtype), str(shared_dir),
                                           is_trainable=True)
         dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in group_rows])
         trainer = SFTTrainer(model=model, args=sft_config(group_params, CHECKPOINT_DIR / "operators" / group),
@@ -161,8 +162,8 @@ def train(params: Params, out_dir: Path = OUT_DIR, metrics_dir: Path = METRICS_D
 
     started = time.perf_counter()
     set_seed(params.seed)
-    base_path = common.resolve_base(params.model.base)
-    tokenizer = common.load_tokenizer(base_path)
+    base_path = base_model.resolve_base(params.model.base)
+    tokenizer = base_model.load_tokenizer(base_path)
     rows, counts = build_examples(params, tokenizer, train_file, traces_file)
     resume_from = get_last_checkpoint(str(checkpoint_dir)) if Path(checkpoint_dir).exists() else None
     callbacks = [common.dvclive_callback(metrics_dir, resume=resume_from is not None), *extra_callbacks]
@@ -192,7 +193,7 @@ def train(params: Params, out_dir: Path = OUT_DIR, metrics_dir: Path = METRICS_D
 
 def run(params: Params) -> None:
     """The DVC stage: prepare (or resume) checkpoints, train (re-launched on several GPUs), clean up."""
-    base_path = common.resolve_base(params.model.base)
+    base_path = base_model.resolve_base(params.model.base)
     common.prepare_checkpoints(CHECKPOINT_DIR, run_fingerprint(params, base_path, data.TRAIN_FILE, data.TRACES_FILE))
     if not common.maybe_relaunch(MODULE, params, params.sft.accelerate_config):
         train(params)

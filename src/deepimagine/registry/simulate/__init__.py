@@ -66,8 +66,8 @@ Every name importable from ``deepimagine.registry.simulate`` before the split st
 from __future__ import annotations
 
 # The public import paths of the single-module version, kept: ``from deepimagine.registry.simulate import ...``.
-from ...mechanism import (FIXED_DOSE_UNITS, MG_PER_UNIT, _expit, _logit, _mixture,  # noqa: F401
-                          _mixture_mean, true_mean)
+from ...core.mechanism import (FIXED_DOSE_UNITS, MG_PER_UNIT, _expit, _logit, _mixture,  # noqa: F401
+                               _mixture_mean, true_mean)
 from .catalogue import *  # noqa: F401,F403  (the catalogue's constants)
 from .iterate import ground_truth, iter_studies, make_study, simulate_to_files, truth_document  # noqa: F401
 from .plan import CONDITION_WEIGHTS  # noqa: F401

@@ -57,7 +57,7 @@ def simulate_to_files(n_studies: int, seed: int, studies_path: str | Path, truth
     """Write ``n_studies`` simulated records (JSON Lines, gzipped if .gz) and truth.json. Returns counts."""
     from tqdm import tqdm
 
-    from deepimagine.io import write_json, write_jsonl
+    from deepimagine.core.io import write_json, write_jsonl
 
     world = build_world(seed)
     sink: dict[str, dict] = {}

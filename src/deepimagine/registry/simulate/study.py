@@ -7,7 +7,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from ...mechanism import _mixture, _mixture_mean
+from ...core.mechanism import _mixture, _mixture_mean
 from .catalogue import REGISTRY_DATE
 from .plan import _plan_dates, _plan_design, _plan_geography, _status
 from .protocol import _Protocol

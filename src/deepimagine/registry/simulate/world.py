@@ -1,13 +1,13 @@
 """The generative world (``build_world(seed)``): drugs with Emax parameters, endpoint correlations,
 effect modifiers, drawn from the catalogue; and ``dose_mg``. The mechanism itself (true means)
-lives in ``deepimagine.mechanism``."""
+lives in ``deepimagine.core.mechanism``."""
 from __future__ import annotations
 
 import math
 import random
 from typing import Optional
 
-from ...mechanism import _logit, MG_PER_UNIT
+from ...core.mechanism import _logit, MG_PER_UNIT
 from .catalogue import (AGE_GROUPS, BRAND_SUFFIXES, CLASS_FIELDS, CLASSES_SPEC, CONDITIONS_SPEC, COUNTRIES,
                         ENDPOINT_FIELDS, FORMAT_VERSION, INDUSTRY_SPONSORS, NAME_MIDDLES, NAME_PREFIXES,
                         REGIONS, REGISTRY_DATE, SEXES)
@@ -124,7 +124,7 @@ def build_world(seed: int) -> dict:
 
 
 # --------------------------------------------------------------------------- mechanism
-# The world's mechanism (true means of an arm) lives in deepimagine.mechanism: the contract the
+# The world's mechanism (true means of an arm) lives in deepimagine.core.mechanism: the contract the
 # oracle teacher and the oracle operator read truth.json with.
 
 def dose_mg(dose: Optional[float], unit: Optional[str]) -> Optional[float]:

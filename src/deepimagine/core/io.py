@@ -1,4 +1,5 @@
-"""Small I/O helpers shared by the stages: JSON, JSON Lines (optionally gzipped), atomic writes."""
+"""Small I/O helpers shared by the stages: the canonical file names (and which benchmark files exist),
+JSON, JSON Lines (optionally gzipped), atomic writes."""
 from __future__ import annotations
 
 import gzip
@@ -90,3 +91,13 @@ def read_jsonl(path: str | Path) -> Iterator[dict]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
+
+
+def benchmark_files(pairs_dir: Path = PAIRS_DIR) -> dict[str, Path]:
+    """The benchmark question files present: 'test' (local) always; 'prospective' and 'ct_open' when the
+    pairs stage wrote them."""
+    files = {"test": pairs_dir / "test.jsonl"}
+    for name in ("prospective", "ct_open"):
+        if (pairs_dir / f"{name}.jsonl").exists():
+            files[name] = pairs_dir / f"{name}.jsonl"
+    return files

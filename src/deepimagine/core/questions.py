@@ -6,15 +6,21 @@ reads it without schema conflicts: scalar columns for what every stage filters o
 
 Prompts are rendered by ``render_messages`` alone; models answer
 ``DECISION: (p1, p2[, p3])`` then ``REASON: ...`` (CT Open's format), and
-``parse_decision`` reads that without ever raising.
+``parse_decision`` reads that without ever raising. ``read_questions`` reads a question file.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Optional
+
+from . import io
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("natural", "approximate", "synthetic", "ct_open")   # synthetic: teacher-imagined steps
 KINDS = (
@@ -299,3 +305,20 @@ def parse_decision(text: Any, n_options: int) -> ParsedAnswer:
         return ParsedAnswer(False, None, None, reason, "scores sum to zero")
     probs = [s / total for s in scores]
     return ParsedAnswer(True, probs, max(range(n_options), key=probs.__getitem__), reason)
+
+
+# ---------------------------------------------------------------- question files
+
+
+def read_questions(path: str | Path) -> list[Question]:
+    """Questions of a JSON Lines file; a row that does not make a valid Question is skipped with its reason."""
+    questions, bad = [], 0
+    for i, row in enumerate(io.read_jsonl(path)):
+        try:
+            questions.append(Question.from_row(row))
+        except (TypeError, ValueError, KeyError) as e:
+            bad += 1
+            log.warning("%s line %d: not a valid question (%s); skipped", path, i + 1, e)
+    if bad:
+        log.warning("%s: %d invalid rows skipped, %d questions read", path, bad, len(questions))
+    return questions

