@@ -38,25 +38,13 @@ import yaml
 
 from deepimagine import cli
 from deepimagine.core import params as params_mod
+from fixtures.package import PACKAGE, SRC, import_base, module_files
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "src"
-PACKAGE = "deepimagine"
 PRAGMA = re.compile(r"#\s*dvc-(deps|params):\s*([^#]*)")     # a further "# ..." may explain it
 
 
 # ---------------------------------------------------------------- modules and files
-
-
-def module_files(src: Path = SRC, package: str = PACKAGE) -> dict[str, Path]:
-    """Dotted module name -> source file, for every module of the package."""
-    out = {}
-    for f in sorted((src / package).rglob("*.py")):
-        parts = list(f.relative_to(src).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = f
-    return out
 
 
 def pragmas(source: str, kind: str) -> dict[int, list[str]]:
@@ -221,10 +209,7 @@ def import_names(path: Path, tree: ast.Module) -> dict[str, str]:
             for a in node.names:
                 out[a.asname or a.name.partition(".")[0]] = a.name if a.asname else a.name.partition(".")[0]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")
-                base = ".".join(parent[: len(parent) - node.level + 1] + ([node.module] if node.module else []))
+            base = import_base(package, node)
             for a in node.names:
                 out[a.asname or a.name] = f"{base}.{a.name}"
     return out

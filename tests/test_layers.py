@@ -15,21 +15,9 @@ import ast
 from pathlib import Path
 
 from deepimagine import cli
+from fixtures.package import PACKAGE, SRC, import_base, module_files
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-PACKAGE = "deepimagine"
 CORE = "core"
-
-
-def module_files(src: Path = SRC, package: str = PACKAGE) -> dict[str, Path]:
-    """Dotted module name -> source file, for every module of the package."""
-    out = {}
-    for f in sorted((src / package).rglob("*.py")):
-        parts = list(f.relative_to(src).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = f
-    return out
 
 
 def imports_of(module: str, path: Path, modules: dict[str, Path]) -> dict[str, int]:
@@ -46,10 +34,7 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> dict[str, i
             for a in node.names:
                 add(a.name, node.lineno)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            base = import_base(package, node)
             for a in node.names:
                 sub = f"{base}.{a.name}"
                 add(sub if sub in modules else base, node.lineno)

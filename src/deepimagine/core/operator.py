@@ -18,7 +18,8 @@ from typing import Optional, Sequence
 Z95 = 1.959963984540054
 
 
-def _num(x) -> Optional[float]:
+def finite_or_none(x) -> Optional[float]:
+    """``x`` as a finite float, or None (unparseable, missing, NaN or infinite)."""
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -35,9 +36,9 @@ def cell_sd(cell: dict) -> Optional[float]:
     for percentages of participants (no dispersion) the binomial SD 100 x sqrt(p (1 - p)).
     """
     disp = "_".join(str(cell.get("dispersion_type") or "").upper().replace("-", " ").split())  # 'Standard Deviation' -> STANDARD_DEVIATION
-    spread = _num(cell.get("spread"))
-    lo, hi = _num(cell.get("lower_limit")), _num(cell.get("upper_limit"))
-    n = _num(cell.get("n"))
+    spread = finite_or_none(cell.get("spread"))
+    lo, hi = finite_or_none(cell.get("lower_limit")), finite_or_none(cell.get("upper_limit"))
+    n = finite_or_none(cell.get("n"))
     sd: Optional[float] = None
     if "STANDARD_DEVIATION" in disp or disp in ("SD",):
         sd = spread
@@ -58,7 +59,7 @@ def cell_sd(cell: dict) -> Optional[float]:
             sd = (hi - lo) / 1.349
     if sd is None and not disp:
         unit = (cell.get("unit") or "").lower()
-        value = _num(cell.get("value"))
+        value = finite_or_none(cell.get("value"))
         if value is not None and ("percent" in unit or "%" in unit) and 0 <= value <= 100:
             p = value / 100
             sd = 100 * math.sqrt(p * (1 - p)) if 0 < p < 1 else None

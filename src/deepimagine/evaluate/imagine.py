@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from ..core.operator import bin_centres, cell_sd, expected_change
+from ..core.operator import bin_centres, cell_sd, expected_change, finite_or_none
 from ..core.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                               SUPERIORITY_OPTIONS, Question, parse_decision)
 from ..core.semantics import compared_arms, option_roles
@@ -40,15 +40,6 @@ MIN_SD = 1e-9
 
 def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
-def finite_or_none(x) -> Optional[float]:
-    """``x`` as a finite float, or None."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 @dataclass

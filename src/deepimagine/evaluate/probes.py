@@ -46,10 +46,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..core import io
-from ..core.operator import bin_centres, cell_sd, expected_change, standardised_change
+from ..core.operator import bin_centres, cell_sd, expected_change, finite_or_none, standardised_change
 from ..core.questions import Question, parse_decision
 from ..core.states import FACTOR_GROUP, TRAINING_FACTOR, build_path, cell_state, describe, factor_key, step_question
-from .imagine import finite_or_none
 
 log = logging.getLogger(__name__)
 

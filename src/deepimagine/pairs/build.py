@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
-from ..core.operator import _num, cell_sd, change_bin, standardised_change
+from ..core.operator import finite_or_none, cell_sd, change_bin, standardised_change
 from ..core.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                               SUPERIORITY_OPTIONS, Question)
 
@@ -53,7 +53,7 @@ def direction_margin(anchor: dict, target: dict, margin_sd: float, margin_rel: f
     if sds:
         pooled = math.sqrt(sum(s * s for s in sds) / len(sds))
         return margin_sd * pooled, "sd"
-    ref = abs(_num(anchor.get("value")) or 0.0) or abs(_num(target.get("value")) or 0.0)
+    ref = abs(finite_or_none(anchor.get("value")) or 0.0) or abs(finite_or_none(target.get("value")) or 0.0)
     return margin_rel * ref, "relative"
 
 
@@ -68,7 +68,7 @@ def direction_answer(anchor_value: float, target_value: float, margin: float) ->
 
 def significance(analysis: dict, alpha: float) -> str:
     """'yes' (p < alpha; '<0.05' counts at 0.05) | 'no' | 'undecided' ('>0.01' at 0.05) | 'missing'."""
-    p = _num(analysis.get("p_value"))
+    p = finite_or_none(analysis.get("p_value"))
     if p is None:
         return "missing"
     mod = (analysis.get("p_value_modifier") or "=").strip()
@@ -216,7 +216,7 @@ def questions_for_pair(pair: dict, split: str, settings: BuildSettings, better: 
                        counts: BuildCounts) -> Iterator[Question]:
     """Yield the direction / comparative_effect / superiority questions a pair supports."""
     a, t = pair["anchor"], pair["target"]
-    av, tv = _num(a.get("value")), _num(t.get("value"))
+    av, tv = finite_or_none(a.get("value")), finite_or_none(t.get("value"))
     if av is None or tv is None:
         counts.add("pair_missing_value")
         return

@@ -26,7 +26,7 @@ from typing import Iterator
 import duckdb
 
 from ..core.normalize import intervention_name_norm
-from ..core.operator import _num
+from ..core.operator import finite_or_none
 from ..core.semantics import CMP_NONE, CMP_WORSE, END_NO, END_YES, SUP_NO, SUP_YES, compared_arms
 from ..core.states import cell_state, weeks_of
 from .build import significance
@@ -73,7 +73,7 @@ def trial_items(cells: list[dict], analyses: dict, trial: dict, better_of, alpha
             if ctrl.get("arm_id") is None or exp.get("arm_id") is None or ctrl.get("arm_label") == exp.get("arm_label"):
                 continue
             status = significance(analysis, alpha)
-            ve, vc = _num(exp.get("value")), _num(ctrl.get("value"))
+            ve, vc = finite_or_none(exp.get("value")), finite_or_none(ctrl.get("value"))
             if status in ("missing", "undecided") or ve is None or vc is None:
                 continue
             sig = status == "yes"
