@@ -83,3 +83,26 @@ def test_timings_go_to_the_untracked_file(two_runs, stage):
     rel = (io.TIMINGS_DIR / f"{stage}.json").as_posix()
     ignored = subprocess.run(["git", "check-ignore", "-q", rel], cwd=ROOT)
     assert ignored.returncode == 0, f"{rel} must be git-ignored (.gitignore)"
+
+
+def test_training_callback_keeps_wall_clock_out_of_tracked_metrics(tmp_path):
+    """SFT / GRPO log Trainer's runtime and throughput; the dvclive callback drops them from the
+    tracked metrics (metrics/<stage>/) and writes them to metrics/timings/<stage>.json."""
+    from types import SimpleNamespace
+
+    from deepimagine.train.common import dvclive_callback, split_wall_clock
+
+    kept, clock = split_wall_clock({"loss": 0.5, "train_runtime": 3.2, "train_samples_per_second": 9.1,
+                                    "train_steps_per_second": 0.7, "step_time": 1.4, "epoch": 1.0})
+    assert kept == {"loss": 0.5, "epoch": 1.0} and set(clock) == {"train_runtime", "train_samples_per_second",
+                                                                  "train_steps_per_second", "step_time"}
+    live_dir = tmp_path / "metrics" / "sft"
+    callback = dvclive_callback(live_dir)
+    state = SimpleNamespace(is_world_process_zero=True)
+    callback._initialized = True                   # no Trainer here: skip its setup
+    callback.on_log(None, state, None, logs={"loss": 0.25, "train_runtime": 12.5, "step_time": 0.9})
+    callback.live.end()
+    tracked = json.loads((live_dir / "metrics.json").read_text())
+    assert tracked["loss"] == 0.25 and not timing_keys(tracked) and "step_time" not in tracked
+    assert json.loads((tmp_path / "metrics" / "timings" / "sft.json").read_text()) == {"train_runtime": 12.5,
+                                                                                        "step_time": 0.9}

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,10 +91,35 @@ def make_live(directory: str | Path, resume: bool = False):
     return Live(str(directory), resume=resume, dvcyaml=False, save_dvc_exp=False, report=None)
 
 
-def dvclive_callback(directory: str | Path, resume: bool = False):
+# Trainer log keys that are wall-clock numbers: they go to the untracked metrics/timings/<stage>.json,
+# never to the tracked dvclive metrics, so two runs of a stage give identical tracked metrics.
+WALL_CLOCK_KEY = re.compile(r"(^|_)(runtime|samples_per_second|steps_per_second|step_time)$")
+
+
+def split_wall_clock(logs: dict) -> tuple[dict, dict]:
+    """(the logs without wall-clock keys, the wall-clock ones)."""
+    clock = {k: v for k, v in logs.items() if WALL_CLOCK_KEY.search(k)}
+    return {k: v for k, v in logs.items() if k not in clock}, clock
+
+
+def dvclive_callback(directory: str | Path, resume: bool = False, timings_path: str | Path | None = None):
+    """TRL/transformers' ``DVCLiveCallback`` into ``<directory>`` minus the wall-clock keys, which are
+    written to ``timings_path`` (default: ``metrics/timings/<directory name>.json``, git-ignored)."""
     from transformers.integrations import DVCLiveCallback
 
-    return DVCLiveCallback(live=make_live(directory, resume=resume), log_model=False)
+    timings_path = Path(timings_path) if timings_path else Path(directory).parent / "timings" / f"{Path(directory).name}.json"
+
+    timings: dict = {}
+
+    class TrackedMetricsCallback(DVCLiveCallback):
+        def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+            kept, clock = split_wall_clock(dict(logs or {}))
+            if clock and state.is_world_process_zero:
+                timings.update(clock)
+                io.write_json(timings_path, timings)
+            return super().on_log(args, state, control, model=model, logs=kept, **kwargs)
+
+    return TrackedMetricsCallback(live=make_live(directory, resume=resume), log_model=False)
 
 
 def save_adapter(trainer, tokenizer, out_dir: str | Path, info: dict) -> None:
