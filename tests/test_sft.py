@@ -115,3 +115,16 @@ def test_killed_run_resumes_from_checkpoint(workspace, monkeypatch):
     common.prepare_checkpoints(ck, "another-run")
     (ck / "checkpoint-9").mkdir()
     assert common.prepare_checkpoints(ck, "this-run") is None
+
+
+def test_adapter_config_target_modules_are_sorted(tmp_path):
+    """PEFT saves target_modules from a set (order varies with the hash seed); the saved config is sorted."""
+    import json as _json
+
+    from deepimagine.train.common import stable_adapter_config
+
+    path = tmp_path / "adapter_config.json"
+    path.write_text(_json.dumps({"r": 16, "target_modules": ["v_proj", "down_proj", "q_proj"]}))
+    stable_adapter_config(path)
+    assert _json.loads(path.read_text()) == {"r": 16, "target_modules": ["down_proj", "q_proj", "v_proj"]}
+    stable_adapter_config(tmp_path / "missing.json")      # no config: nothing to do

@@ -128,9 +128,22 @@ def save_adapter(trainer, tokenizer, out_dir: str | Path, info: dict) -> None:
         if Path(out_dir).exists():
             shutil.rmtree(out_dir)
         trainer.model.save_pretrained(str(out_dir))      # the LoRA adapter only
+        stable_adapter_config(Path(out_dir) / "adapter_config.json")
         tokenizer.save_pretrained(str(out_dir))
         io.write_json(Path(out_dir) / "train_info.json", info)
     trainer.accelerator.wait_for_everyone()
+
+
+def stable_adapter_config(path: Path) -> None:
+    """PEFT writes ``target_modules`` from a set, in an order that changes with Python's string hash
+    seed: sort it, so that one training run gives one adapter hash (and DVC does not re-run
+    evaluate for a byte-different but equal adapter)."""
+    if not path.exists():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def is_main_process() -> bool:
