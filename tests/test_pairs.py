@@ -133,7 +133,8 @@ def test_exact_natural_pairs(built):
     _, report, rows = built
     assert report["pairs"]["natural"] == {"arm": 4, "dose_successive": 4, "time_point": 3}
     pairs = _by_pair(rows["train"] + rows["test"])
-    nat = {k: v for k, v in pairs.items() if k.startswith("NCT") and "|" in k and ">" in k and "approx" not in k}
+    nat = {k: v for k, v in pairs.items() if k.startswith("NCT") and "|" in k and ">" in k and "approx" not in k
+           and not k.endswith("|reversed")}
     keys = {k for k in nat if k.startswith("NCT00000001|")}
     assert keys == {
         "NCT00000001|dose_successive|0:OG000>0:OG001", "NCT00000001|dose_successive|0:OG001>0:OG002",
@@ -177,6 +178,28 @@ def test_answers_and_wording(built):
     assert b["direction"]["answer_index"] == 2                       # -0.15 within 0.2 SD
 
 
+def test_reversed_natural_pairs(built):
+    """pairs.reverse_natural (default: the dose kinds): each train-split dose pair is also asked
+    backwards, as a change question only, its exact answer mirrored; the test split never is."""
+    _, report, rows = built
+    assert report["pairs"]["natural_reversed"] == {"dose_successive": 4}
+    pairs = _by_pair(rows["train"] + rows["test"])
+    back = {k: v for k, v in pairs.items() if k.endswith("|reversed")}
+    assert len(back) == 4 and all(set(v) == {"change"} for v in back.values())
+    assert not any(json.loads(r["meta"])["pair_id"].endswith("|reversed") for r in rows["test"])
+    fwd, rev = pairs["NCT00000001|dose_successive|0:OG000>0:OG001"]["change"], back[
+        "NCT00000001|dose_successive|0:OG000>0:OG001|reversed"]["change"]
+    assert (rev["from_value"], rev["to_value"]) == (fwd["to_value"], fwd["from_value"]) == ("10 mg QD", "placebo")
+    meta = json.loads(rev["meta"])
+    assert meta["z"] == pytest.approx(0.4) and rev["answer_index"] == 3          # -0.4 SD forward -> +0.4 SD: "higher"
+    assert meta["reversed"] is True and "chain_id" not in meta and "step" not in meta
+    ctx = json.loads(rev["context"])
+    assert ctx["anchor"]["dose"]["value"] == 10 and ctx["anchor"]["result"]["value"] is not None
+    assert not ctx["target"].get("dose")                                       # the placebo arm
+    # and none when switched off
+    assert "chain_id" in json.loads(fwd["meta"])
+
+
 def test_context_keys(built):
     _, _, rows = built
     r = next(r for r in rows["train"] if r["kind"] == "arm" and r["category"] == "direction")
@@ -209,7 +232,7 @@ def test_approximate_pairs_and_split(built):
     test_ncts = {n for r in rows["test"] for n in r["nct_ids"]}
     train_ncts = {n for r in rows["train"] for n in r["nct_ids"]}
     assert test_ncts == {"NCT00000003"} and not (test_ncts & train_ncts)
-    assert report["counts"]["by_split"] == {"train": 28, "test": 4}     # 11 + 1 pairs: one operator question each
+    assert report["counts"]["by_split"] == {"train": 32, "test": 4}     # 11 + 1 pairs, + 4 reversed dose change questions
 
 
 def test_outputs_cells_card_metrics(built):
@@ -225,7 +248,7 @@ def test_outputs_cells_card_metrics(built):
     card = (tmp / "pairs" / "README.md").read_text()
     assert "load_dataset" in card and "| test | 4 |" in card
     metrics = json.loads((tmp / "metrics" / "pairs.json").read_text())
-    assert metrics["counts"]["by_source"] == {"approximate": 2, "natural": 30}
+    assert metrics["counts"]["by_source"] == {"approximate": 2, "natural": 34}   # 30 + 4 reversed
     assert not (tmp / "pairs" / "ct_open.jsonl").exists()
 
 

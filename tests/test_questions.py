@@ -97,3 +97,31 @@ def test_extra_text_and_variants():
     # superiority has two options
     p = parse_decision(format_answer([0.9, 0.1]), len(SUPERIORITY_OPTIONS))
     assert p.valid and p.choice == 0 and p.reason == "-"
+
+
+def _dose_change(anchor_dose, target_dose, factor="dose"):
+    from deepimagine.core.questions import CHANGE_OPTIONS
+
+    arm = lambda d: {"label": "A", "type": "EXPERIMENTAL", "intervention": "Drugx", "dose": d}  # noqa: E731
+    return Question(id="q", source="natural", kind="dose", category="change", split="train", nct_ids=["N"],
+                    factor=factor, from_value="a", to_value="b", options=list(CHANGE_OPTIONS), answer_index=2,
+                    context={"anchor": {**arm(anchor_dose), "result": {"value": 1.0}}, "target": arm(target_dose)})
+
+
+@pytest.mark.parametrize("anchor, target, shown", [
+    ({"value": 10, "unit": "mg"}, {"value": 40, "unit": "mg"}, "(x4 dose)"),
+    ({"value": 40, "unit": "mg"}, {"value": 10, "unit": "MG"}, "(x0.25 dose)"),
+    ({"value": 3, "unit": "mg/kg"}, {"value": 10, "unit": "mg/kg"}, "(x3.3 dose)"),
+    ({"value": 10, "unit": "mg"}, {"value": 10, "unit": "mg"}, "(x1 dose)"),
+    ({"value": 10, "unit": "mg"}, {"value": 2, "unit": "mg/kg"}, None),     # another unit: no ratio
+    (None, {"value": 10, "unit": "mg"}, None),                             # from placebo
+    ({"value": 0, "unit": "mg"}, {"value": 10, "unit": "mg"}, None),
+])
+def test_a_dose_change_shows_its_ratio(anchor, target, shown):
+    """A dose step says how many times the dose changes, so the operator need not compare numbers in text."""
+    from deepimagine.core.questions import render_prompt
+
+    line = next(x for x in render_prompt(_dose_change(anchor, target)).splitlines() if x.startswith("change:"))
+    assert line.endswith(shown) if shown else "dose)" not in line
+    other = render_prompt(_dose_change(anchor, target, factor="arm"))   # an arm change compares two drugs: no ratio
+    assert "dose)" not in next(x for x in other.splitlines() if x.startswith("change:"))

@@ -184,6 +184,9 @@ class TablesParams:
             raise ParamsError(f"tables.memory_limit: {self.memory_limit!r} is not a size like 4GB or 512MiB")
 
 
+REVERSIBLE_KINDS = ("dose_successive", "dose", "arm", "time_point", "outcome_measure")   # pairs.natural.KIND_ORDER
+
+
 @dataclass
 class PairsParams:
     test_cutoff: str
@@ -204,8 +207,12 @@ class PairsParams:
     anchor_k: int
     anchor_min_similarity: float
     ct_open_cutoff: str
+    reverse_natural: list[str]
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.reverse_natural) - set(REVERSIBLE_KINDS))
+        if unknown:
+            raise ParamsError(f"pairs.reverse_natural: {unknown} are not natural pair kinds ({', '.join(REVERSIBLE_KINDS)})")
         for key in ("change_edges_sd", "change_edges_rel"):
             edges = getattr(self, key)
             if len(edges) != 4 or any(b <= a for a, b in zip(edges, edges[1:])):

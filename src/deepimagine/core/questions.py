@@ -137,6 +137,22 @@ def format_dose(dose: dict | None) -> str:
     return text + (f" {dose['frequency']}" if dose.get("frequency") else "")
 
 
+def dose_ratio(anchor_dose: dict | None, target_dose: dict | None) -> Optional[float]:
+    """target / anchor dose of one change when both are posted in one unit (the "x4" a dose step
+    shows, so that a model need not compare two numbers in text); None otherwise (placebo, another unit)."""
+    try:
+        a, t = float(anchor_dose["value"]), float(target_dose["value"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    same_unit = str(anchor_dose.get("unit") or "").lower() == str(target_dose.get("unit") or "").lower()
+    return t / a if same_unit and a > 0 and t > 0 and math.isfinite(t / a) else None
+
+
+def format_ratio(ratio: float) -> str:
+    """'x4', 'x0.25', 'x1.5': the dose ratio of a change, to 2 significant figures."""
+    return f"x{float(f'{ratio:.2g}'):g}"
+
+
 def format_population(trial: dict) -> str:
     if trial.get("population"):
         return str(trial["population"])
@@ -199,8 +215,9 @@ def render_prompt(q: Question) -> str:
     if anchor:
         lines.append("known result: " + format_result(anchor.get("result")))
     if q.factor and q.source != "ct_open":
-        lines.append(f"change: {q.factor}: {q.from_value} -> {q.to_value}")
         target = c.get("target") or {}
+        ratio = dose_ratio(anchor.get("dose"), target.get("dose")) if q.factor == "dose" else None
+        lines.append(f"change: {q.factor}: {q.from_value} -> {q.to_value}" + (f" ({format_ratio(ratio)} dose)" if ratio else ""))
         if target and q.factor in ("arm", "comparator", "dose") and format_arm(target) != format_arm(anchor):
             lines.append("changed arm: " + format_arm(target))
         target_out = c.get("target_outcome") or {}

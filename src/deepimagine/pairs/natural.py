@@ -14,6 +14,10 @@ Kinds (anchor -> target):
   consecutive in time.
 - ``outcome_measure``: the same arm, two different measures with the same unit at the same time.
 
+``reversed_pair`` turns a pair around (target -> anchor: a high -> low dose, an active arm -> its
+placebo): the same two posted results, so its supervision is as exact (``pairs.reverse_natural``
+asks the train split's pairs of those kinds backwards too, as change questions).
+
 ``study_pairs`` is pure (one study's cells in, capped pairs out); ``iter_natural_pairs`` streams
 studies from DuckDB in chunks so memory stays flat at registry scale.
 """
@@ -43,6 +47,19 @@ def _pair(kind: str, factor: str, a: dict, t: dict, from_value: str, to_value: s
     pid = f"{a['nct_id']}|{kind}|{a['outcome_id']}:{a['group_id']}>{t['outcome_id']}:{t['group_id']}"
     return {"pair_id": pid, "source": "natural", "kind": kind, "factor": factor, "from_value": from_value,
             "to_value": to_value, "anchor": a, "target": t, "meta": {k: v for k, v in meta.items() if v is not None}}
+
+
+CHAIN_KEYS = ("chain_id", "step", "chain_steps")   # a reversed step is not a step of its forward chain
+
+
+def reversed_pair(pair: dict) -> dict:
+    """The pair asked the other way round: anchor and target (and from / to) swapped, no analysis
+    (a posted test compares the two groups in its own order), out of any dose chain."""
+    meta = {k: v for k, v in (pair.get("meta") or {}).items() if k not in CHAIN_KEYS}
+    return {**pair, "pair_id": pair["pair_id"] + "|reversed", "anchor": pair["target"], "target": pair["anchor"],
+            "anchor_trial": pair.get("target_trial"), "target_trial": pair.get("anchor_trial"),
+            "from_value": pair["to_value"], "to_value": pair["from_value"], "analysis": None,
+            "meta": {**meta, "reversed": True}}
 
 
 def _arm_order(a: dict, b: dict) -> tuple[dict, dict]:

@@ -182,7 +182,7 @@ def run(params: Params, registry: Path | str = io.REGISTRY_DB, truth_path: Path 
     split_of = dict(con.execute("SELECT nct_id, split FROM trials").fetchall())
     timings["tables"] = time.perf_counter() - started
 
-    pair_counts = {"natural": Counter(), "approximate": Counter()}
+    pair_counts = {"natural": Counter(), "approximate": Counter(), "natural_reversed": Counter()}
     retrieval: dict = {}
     with ExitStack() as stack:
         writer = QuestionWriter(stack, out_dir)
@@ -192,6 +192,12 @@ def run(params: Params, registry: Path | str = io.REGISTRY_DB, truth_path: Path 
             b, how = better(pair["anchor"])
             for q in questions_for_pair(pair, split, settings, b, how, truth.expected_effect, skipped):
                 writer.write(q)
+            if split == "train" and pair["source"] == "natural" and pair["kind"] in p.reverse_natural:
+                back = natural.reversed_pair(pair)     # only its change question: the operator's training
+                pair_counts["natural_reversed"][pair["kind"]] += 1
+                for q in questions_for_pair(back, split, settings, b, how, truth.expected_effect, skipped):
+                    if q.category == "change":
+                        writer.write(q)
 
         # ---- natural pairs, study by study
         t0 = time.perf_counter()
