@@ -295,3 +295,34 @@ def test_prospective_items_follow_ct_open_format():
     (item,) = trial_items(cells, analyses, {"nct_id": "NCT00000005", "title": "t"}, lambda c: "lower", 0.05)
     assert item["meta_label"] == "no_arm" and [q["category"] for q in item["questions"]] == ["endpoint"]
     assert item["questions"][0]["answer"] == END_YES and len(item["list_of_tuples"]) == 2
+
+
+def test_a_step_both_paired_arms_make_is_not_asked():
+    """imagine_shared_steps: skip. Both arms of anchor trial T1 take the region step Europe -> Asia;
+    the drug arm also takes a dose step 10 -> 20 mg. Only the dose step is asked; the region step
+    is kept in the trajectories, flagged shared, and moves neither arm."""
+    q = _paired_question()
+    q.context["arm_states"]["Drug 20 mg"] = {**q.context["arm_states"]["Drug 20 mg"], "dose_value": 20.0,
+                                             "dose_value_mg": 20.0}
+    asked = []
+
+    def ask(batch):
+        asked.extend(batch)
+        return [format_answer([0, 0, 0, 1, 0])] * len(b) if (b := batch) else []
+
+    skip, ask_all = im.Settings(k=1, shared_steps="skip"), im.Settings(k=1, shared_steps="ask")
+    chains = im.plan_chains(q, skip)
+    assert [sorted(c.shared) for c in chains] == [[1], [0]]      # drug: dose, region; placebo: region
+    assert all(not c.shared for c in im.plan_chains(q, ask_all))
+    assert all(not c.shared for c in im.plan_chains(q, im.Settings(k=1, shared_steps="skip", pairing="none")))
+    probs, traj, counts = im.imagine([q], ask, skip)
+    assert [x.factor for x in asked] == ["dose"] and counts["steps"] == 1 and counts["shared_steps"] == 2
+    drug, placebo = traj["q1"]["chains"]
+    assert drug["steps"][1] == {"factor": "region", "from": "Europe", "to": "Asia", "shared": True,
+                                "mean": drug["steps"][0]["mean"], "sd": drug["steps"][0]["sd"]}
+    assert placebo["steps"][0]["shared"] and placebo["final"] == {"mean": 1.0, "sd": 0.0}
+    # the drug arm moved by the dose step alone: the "higher" bin's centre (one-hot: no variance)
+    assert drug["final"]["mean"] == pytest.approx(1.5 + op.bin_centres(skip.edges_sd)[3])
+    asked.clear()
+    _, _, counts = im.imagine([q], ask, ask_all)
+    assert counts["steps"] == 3 and "shared_steps" not in counts

@@ -413,6 +413,7 @@ class EvaluateParams:
     imagine_order: list[Literal[FACTORS]]
     imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
     imagine_aggregate: Literal["pooled", "mixture"]   # the k paths: k estimates of one target | a mixture
+    imagine_shared_steps: Literal["skip", "ask"]   # trial-paired chains: a change both arms make is not asked (it cancels)
     max_llm_questions: Optional[int]
     dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
     bootstrap: int

@@ -52,6 +52,7 @@ class Settings:
     alpha_z: float = Z_ALPHA
     pairing: str = "trial"            # trial: two compared arms start from the two arms of one anchor trial | none
     aggregate: str = "pooled"         # pooled: the k paths as k estimates of one target | mixture
+    shared_steps: str = "ask"         # skip: in trial-paired chains, a change both arms make is not asked | ask
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Chain:
     invalid_steps: int = 0
     pair: Optional[int] = None        # index of the anchor trial shared with the other compared arm's chain
     step_vars: list[tuple] = field(default_factory=list)   # ((factor, from, to), variance added) per step
+    shared: set = field(default_factory=set)   # indices of steps the other arm's chain of its trial makes too (not asked)
 
 
 def chain_start(anchor: dict, exact: bool = True) -> tuple[float, float, bool]:
@@ -168,7 +170,28 @@ def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain
             w = max(float(a.get("score") or 0.0), 1e-3) if s.weights == "similarity" else 1.0
             chains.append(Chain(q.id, arm, a, build_path(a, target, s.order), scale, rel, w, value, 0.0,
                                 pair=j if paired else None))
+    if paired and s.shared_steps == "skip":
+        mark_shared_steps(chains)
     return chains
+
+
+def mark_shared_steps(chains: Sequence[Chain]) -> None:
+    """Mark (``Chain.shared``) the steps of trial-paired chains that the other compared arm's chain
+    from the same anchor trial makes too (same factor, from and to: typically the anchor trial's
+    region, population, phase or time frame -> the target trial's). Under an operator that adds the
+    same change to both arms such a step cancels in their difference, which is all a two-arm
+    question reads; asking it only adds the operator's noise to both arms."""
+    by_pair: dict = {}
+    for c in chains:
+        if c.pair is not None:
+            by_pair.setdefault(c.pair, []).append(c)
+    for group in by_pair.values():
+        if len(group) != 2:
+            continue
+        a, b = group
+        common = {step_key(x) for x in a.steps} & {step_key(x) for x in b.steps}
+        for c in group:
+            c.shared = {i for i, x in enumerate(c.steps) if step_key(x) in common}
 
 
 def step_key(step: PathStep) -> tuple:
@@ -398,7 +421,13 @@ def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
     flat = [c for cs in chains.values() for c in cs]
     depth = max((len(c.steps) for c in flat), default=0)
     for level in range(depth):
-        todo = [c for c in flat if level < len(c.steps)]
+        for c in flat:
+            if level in c.shared:     # made by both compared arms: cancels, not asked (counted)
+                counts["shared_steps"] += ask is not None
+                _, before, after = step_key(c.steps[level])
+                c.trajectory.append({"factor": c.steps[level].factor, "from": before, "to": after, "shared": True,
+                                     "mean": round(c.mean, 4), "sd": round(math.sqrt(c.var), 4)})
+        todo = [c for c in flat if level < len(c.steps) and level not in c.shared]
         if ask is None:
             for c in todo:
                 c.trajectory.append({"factor": c.steps[level].factor, "mean": c.mean, "var": c.var})

@@ -147,7 +147,7 @@ def imagine_settings(params) -> "Settings":
     ev, pp = params.evaluate, params.pairs
     return Settings(edges_sd=tuple(pp.change_edges_sd), edges_rel=tuple(pp.change_edges_rel), k=ev.imagine_k,
                     order=tuple(ev.imagine_order), weights=ev.imagine_weights,
-                    pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate)
+                    pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate, shared_steps=ev.imagine_shared_steps)
 
 
 class LLMPredictor:

@@ -47,14 +47,20 @@ def oracle_imagine(questions: Sequence[Question], oracle: Oracle, s: Settings) -
             ps, pt = oracle.params(c.start), oracle.params(_target_cell(q, c.arm))
             if ps is None or pt is None:
                 counts["chains_without_truth"] += 1
-                for _ in c.steps:
-                    apply_step(c, None, s)
+                for level, _ in enumerate(c.steps):
+                    if level not in c.shared:
+                        apply_step(c, None, s)
                 continue
             cur, prev = dict(ps), oracle.mean(ps)
-            for step in c.steps:
+            for level, step in enumerate(c.steps):
                 for f in ORACLE_FIELDS[step.factor]:
                     cur[f] = pt[f]
                 m = oracle.mean(cur)
+                if level in c.shared:     # as imagine mode: a change both compared arms make is not asked
+                    c.trajectory.append({"factor": step.factor, "shared": True, "true_change": round(m - prev, 4),
+                                         "mean": round(c.mean, 4)})
+                    prev = m
+                    continue
                 z, how = standardised_change(c.mean, c.mean + (m - prev), None if c.relative else c.scale)
                 edges = s.edges_rel if c.relative else s.edges_sd
                 one_hot = [0.0] * (len(edges) + 1)

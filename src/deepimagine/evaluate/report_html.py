@@ -410,7 +410,7 @@ def question_card(bench: str, pred_name: str, q: Question, pred, oracle_pred, di
         start = c.get("start") or {}
         rows = "".join(
             f'<tr><td>{k + 1}</td><td class="l">{esc(s.get("factor"))}</td><td class="l">{esc(s.get("from"))} → {esc(s.get("to"))}</td>'
-            f'<td class="l">{esc(" ".join(_f(p, 2) for p in (s.get("probs") or [])) or "–")}</td>'
+            f'<td class="l">{"shared by both arms: not asked" if s.get("shared") else esc(" ".join(_f(p, 2) for p in (s.get("probs") or [])) or "–")}</td>'
             f'<td>{_f(s.get("mean"), 4)} ± {_f(s.get("sd"), 3)}</td>'
             f'<td>{_f(truth[k + 1] if truth and k + 1 < len(truth) else None, 4)}</td>'
             + (f'<td class="l">{esc(s.get("reason") or s.get("text") or "")}</td>' if any(x.get("reason") or x.get("text") for x in c.get("steps") or []) else "")
