@@ -246,7 +246,7 @@ def test_enable_thinking_reaches_generation_but_not_likelihood_scoring(model_dir
     expected = on.backend.score([off.render(msgs[0])], cands)
     assert _close(on.score_options(msgs, cands), expected, 1e-5)
     inside = on.backend.score([on.render(msgs[0])], cands)
-    assert max(abs(a - b) for a, b in zip(inside[0], expected[0])) > 1e-3
+    assert max(abs(a - b) for a, b in zip(inside[0], expected[0])) > 1e-5   # beyond the 1e-5 agreement above
 
 
 def test_truncations_are_counted(model_dir):
