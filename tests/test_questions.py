@@ -125,3 +125,47 @@ def test_a_dose_change_shows_its_ratio(anchor, target, shown):
     assert line.endswith(shown) if shown else "dose)" not in line
     other = render_prompt(_dose_change(anchor, target, factor="arm"))   # an arm change compares two drugs: no ratio
     assert "dose)" not in next(x for x in other.splitlines() if x.startswith("change:"))
+
+
+def _change_question(better, category="change", answer=4):
+    from deepimagine.core.questions import CHANGE_OPTIONS
+
+    options = list(CHANGE_OPTIONS) if category == "change" else list(DIRECTION_OPTIONS)
+    return Question(id="c", source="natural", kind="dose", category=category, split="train", nct_ids=["N"],
+                    factor="dose", from_value="10 mg", to_value="40 mg", options=options, answer_index=answer % len(options),
+                    context={"outcome": {"measure": "HbA1c", "better": better},
+                             "anchor": {"label": "A", "result": {"value": 1.0}}})
+
+
+def test_a_lower_is_better_change_lists_its_bins_from_worst_to_best():
+    """display_order: on an outcome where lower is better the operator's bins are listed much higher
+    -> much lower (worst -> best), so 'better' sits at the same end for every outcome; the stored
+    options and answer keep value order, and the model's DECISION is converted at its boundary."""
+    from deepimagine.core.questions import answer_text, display_index, display_order, parse_answer, render_prompt
+
+    low = _change_question("lower")
+    assert display_order(low) == [4, 3, 2, 1, 0] and display_index(low, 4) == 0
+    assert render_prompt(low).splitlines()[-1] == \
+        "options: 1. much higher | 2. higher | 3. about the same | 4. lower | 5. much lower"
+    for same in (_change_question("higher"), _change_question(None), _change_question("lower", "direction")):
+        assert display_order(same) == list(range(len(same.options)))
+    # the model answers in the prompt's order: its first option is stored option 4 (much higher, the worst here)
+    parsed = parse_answer(low, "DECISION: (0.6, 0.1, 0.1, 0.1, 0.1)\nREASON: more drug")
+    assert parsed.valid and parsed.choice == 4 and parsed.probs == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.6])
+    assert answer_text(low, one_hot(5, 4, 0.8), "x").startswith("DECISION: (0.80, 0.05, 0.05, 0.05, 0.05)")
+    stored = [0.05, 0.1, 0.2, 0.25, 0.4]
+    assert parse_answer(low, answer_text(low, stored, "r")).probs == pytest.approx(stored)
+    assert not parse_answer(low, "no decision").valid
+
+
+def test_training_targets_and_rewards_follow_the_displayed_order():
+    """SFT's gold completion and GRPO's answer index are in the prompt's order."""
+    from deepimagine.train.data import gold_completion, rl_rows
+
+    low = _change_question("lower", answer=4)                  # much higher: the worst change here, listed first
+    assert gold_completion(low).startswith("DECISION: (0.80,")
+    row = rl_rows([low])[0]
+    assert row["answer_index"] == 0 and row["options"][0] == "much higher"
+    high = _change_question("higher", answer=4)
+    assert gold_completion(high).startswith("DECISION: (0.05, 0.05, 0.05, 0.05, 0.80)")
+    assert rl_rows([high])[0]["answer_index"] == 4

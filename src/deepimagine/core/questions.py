@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from . import io
 
@@ -231,8 +231,43 @@ def render_prompt(q: Question) -> str:
     short = SHORT_OPTIONS.get(tuple(q.options))
     if c.get("question") and short is None:       # a local question's change line says it all
         lines.append(f"question: {c['question']}")
-    lines.append("options: " + " | ".join(f"{i + 1}. {opt}" for i, opt in enumerate(short or q.options)))
+    shown = short or q.options
+    lines.append("options: " + " | ".join(f"{k + 1}. {shown[i]}" for k, i in enumerate(display_order(q))))
     return "\n".join(lines)
+
+
+def display_order(q: Question) -> list[int]:
+    """The stored option indices in the order the prompt lists them (and a model's DECISION vector
+    follows). A local-operator ('change') question on an outcome where lower is better lists its
+    bins from much higher to much lower, so that for the model the first bin is always the worst
+    change and the last the best: "a higher dose / an active drug moves the result the better way"
+    is then one rule for every outcome, not an interaction of the change with the outcome's
+    polarity that a small model must learn. Stored options, answers and every probability the
+    pipeline passes around stay in value order; ``to_display`` / ``from_display`` convert at the
+    model's boundary (its prompt, its training targets, its answers)."""
+    n = len(q.options)
+    better = ((q.context or {}).get("outcome") or {}).get("better")
+    if q.category == "change" and better == "lower":
+        return list(range(n - 1, -1, -1))
+    return list(range(n))
+
+
+def to_display(q: Question, values: Sequence) -> list:
+    """Per-option values (probabilities, scores) from stored order to the order the prompt lists."""
+    return [values[i] for i in display_order(q)]
+
+
+def from_display(q: Question, values: Sequence) -> list:
+    """Per-option values from the prompt's order (a model's DECISION) back to stored order."""
+    out = [None] * len(values)
+    for k, i in enumerate(display_order(q)):
+        out[i] = values[k]
+    return out
+
+
+def display_index(q: Question, index: int) -> int:
+    """Where stored option ``index`` stands in the prompt's list (0-based)."""
+    return display_order(q).index(index)
 
 
 # the canonical option sets, as the prompt shows them (the stored options keep their full wording)
@@ -339,3 +374,18 @@ def read_questions(path: str | Path) -> list[Question]:
     if bad:
         log.warning("%s: %d invalid rows skipped, %d questions read", path, bad, len(questions))
     return questions
+
+
+def parse_answer(q: Question, text: Any) -> ParsedAnswer:
+    """``parse_decision`` of a model's (or teacher's) answer to ``q``'s prompt, in stored option order
+    (``display_order``): the DECISION vector follows the prompt's list of options."""
+    parsed = parse_decision(text, len(q.options))
+    if not parsed.valid:
+        return parsed
+    probs = from_display(q, parsed.probs)
+    return ParsedAnswer(True, probs, display_order(q)[parsed.choice], parsed.reason, parsed.error)
+
+
+def answer_text(q: Question, probs: Sequence[float], reason: str = "") -> str:
+    """``format_answer`` of stored-order ``probs`` as a model answers ``q``: in the prompt's option order."""
+    return format_answer(to_display(q, list(probs)), reason)

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 from ..core import io
 from ..core.base_model import resolve_base_path
-from ..core.questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..core.questions import Question, format_answer, from_display, one_hot, parse_answer, parse_decision, render_messages
 from ..core.states import FACTOR_GROUP
 
 from .prediction import Prediction
@@ -266,7 +266,7 @@ class LLMPredictor:
             scores = gen.score_options([render_messages(questions[i]) for i in idx],
                                        [decision_candidates(len(questions[i].options)) for i in idx], adapter=adapter)
             for i, sc in zip(idx, scores):
-                out[i] = sc
+                out[i] = from_display(questions[i], sc)      # candidates follow the prompt's option order
             if adapter:
                 self.counts[f"operator_{adapter}"] += len(idx)
         return out
@@ -294,7 +294,8 @@ class LLMPredictor:
                     outs = gen.generate([render_messages(qs[i]) for i in idx], max_new_tokens=self.params.model.max_new_tokens,
                                         temperature=self.params.model.temperature, seed=self.params.seed, adapter=adapter)
                     for i, o in zip(idx, outs):
-                        texts[i] = o[0]
+                        parsed = parse_answer(qs[i], o[0])   # the DECISION follows the prompt's option order
+                        texts[i] = format_answer(parsed.probs, parsed.reason) if parsed.valid else o[0]
             self._cache.update(zip(todo, texts))
             self.counts["model_calls"] += len(qs)
         return [self._cache[k] for k in keys]

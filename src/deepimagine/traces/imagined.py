@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 
 from ..core.operator import cell_sd, change_bin, standardised_change
 from ..core.oracle import ORACLE_FIELDS, Oracle
-from ..core.questions import Question, parse_decision
+from ..core.questions import Question, parse_answer
 from ..core.states import FACTOR_ORDER, build_path, cell_state, step_question
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def teacher_steps(pairs: Sequence[tuple[dict, dict]], teacher, edges_sd, edges_r
         batch = [step_question(c["steps"][level], c["value"], c["sd"], c["n"], level > 0, f"S-{c['i']:06d}-{level}",
                                unit=c["unit"], source="synthetic") for c in todo]
         for c, q, text in zip(todo, batch, teacher.complete(batch)):
-            parsed = parse_decision(text, len(q.options))
+            parsed = parse_answer(q, text)
             if not parsed.valid:
                 counts["invalid_teacher_answer"] += 1
                 c["alive"] = False

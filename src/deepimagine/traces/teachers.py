@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..core.questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..core.questions import Question, answer_text, display_index, one_hot, parse_answer, render_messages
 from ..core.semantics import better_direction, option_semantics, sign_of_effect
 
 log = logging.getLogger(__name__)
@@ -141,10 +141,10 @@ def template_trace(q: Question, truth: Optional[dict] = None, margin: float = 0.
     sem = option_semantics(q)
     conclusion = _CONCLUSION.get(sem[index], "") if sem else ""
     if not conclusion:
-        conclusion = f"so option {index + 1} is the most likely"
+        conclusion = f"so option {display_index(q, index) + 1} is the most likely"
     reason = " ".join(s for s in (change_sentence(q, truth), mechanism_sentence(q, truth)) if s)
     reason = f"{reason[:-1]}, {conclusion}." if reason.endswith(".") else f"{reason} {conclusion}."
-    return format_answer(one_hot(len(q.options), index, confidence), reason), basis
+    return answer_text(q, one_hot(len(q.options), index, confidence), reason), basis
 
 
 class TemplateTeacher:
@@ -302,7 +302,7 @@ class Checked:
 
 def check_trace(q: Question, completion: str) -> Checked:
     """kept: parsed decision's argmax == gold; dropped: it disagrees; invalid: no parseable DECISION."""
-    parsed = parse_decision(completion, len(q.options))
+    parsed = parse_answer(q, completion)
     if not parsed.valid:
         return Checked("invalid", None, parsed.error)
     if not parsed.reason:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..core import io
-from ..core.questions import Question, format_answer, one_hot, parse_decision, render_messages
+from ..core.questions import Question, answer_text, display_index, display_order, one_hot, parse_answer, render_messages
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,16 @@ def gold_reason(q: Question) -> str:
 
 
 def gold_completion(q: Question, max_reason_chars: int = 0, confidence: float = GOLD_CONFIDENCE) -> str:
-    return format_answer(one_hot(len(q.options), q.answer_index, confidence), shorten(gold_reason(q), max_reason_chars))
+    return answer_text(q, one_hot(len(q.options), q.answer_index, confidence), shorten(gold_reason(q), max_reason_chars))
 
 
 def trace_completion(q: Question, trace: str, max_reason_chars: int = 0) -> Optional[str]:
     """The trace re-rendered canonically (DECISION first, short REASON), or None when it does not
     parse or does not pick the gold option (an 'agreeing' trace that disagrees is not trusted)."""
-    parsed = parse_decision(trace, len(q.options))
+    parsed = parse_answer(q, trace)
     if not parsed.valid or parsed.choice != q.answer_index:
         return None
-    return format_answer(parsed.probs, shorten(parsed.reason or gold_reason(q), max_reason_chars))
+    return answer_text(q, parsed.probs, shorten(parsed.reason or gold_reason(q), max_reason_chars))
 
 
 def operator_first(questions: list[Question], cap: Optional[int], seed: int, balance: bool = False) -> list[Question]:
@@ -138,9 +138,11 @@ def sft_rows(questions: Iterable[Question], traces: dict[str, str], max_reason_c
 
 
 def rl_rows(questions: Iterable[Question], max_prompts: Optional[int] = None, seed: int = 0) -> list[dict]:
-    """Prompt rows for GRPO; ``answer_index`` and ``options`` reach the reward functions as kwargs."""
+    """Prompt rows for GRPO; ``answer_index`` and ``options`` reach the reward functions as kwargs, in
+    the prompt's option order (``display_order``), which the completions' DECISION follows."""
     questions = list(questions)
     if max_prompts is not None and len(questions) > max_prompts:
         questions = random.Random(seed).sample(questions, max_prompts)
     return [{"id": q.id, "category": q.category, "prompt": render_messages(q),
-             "answer_index": q.answer_index, "options": list(q.options)} for q in questions]
+             "answer_index": display_index(q, q.answer_index), "options": [q.options[i] for i in display_order(q)]}
+            for q in questions]
