@@ -128,3 +128,13 @@ def test_adapter_config_target_modules_are_sorted(tmp_path):
     stable_adapter_config(path)
     assert _json.loads(path.read_text()) == {"r": 16, "target_modules": ["down_proj", "q_proj", "v_proj"]}
     stable_adapter_config(tmp_path / "missing.json")      # no config: nothing to do
+
+
+def test_length_grouped_batches_follow_the_param(tmp_path):
+    """sft.group_by_length -> transformers' length-grouped sampler (less padding on CPU); off -> random."""
+    from deepimagine.core import params as params_mod
+    from deepimagine.train.sft import sft_config
+
+    on = sft_config(params_mod.from_dict({"sft": {"group_by_length": True}}), tmp_path)
+    off = sft_config(params_mod.from_dict({"sft": {"group_by_length": False}}), tmp_path)
+    assert (on.train_sampling_strategy, off.train_sampling_strategy) == ("group_by_length", "random")

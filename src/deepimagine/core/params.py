@@ -317,6 +317,7 @@ class SftParams:
     accelerate_config: str
     imagined_steps: bool                  # train on the teacher-imagined steps (data/traces/imagined.jsonl)
     balance_bins: bool                    # sample operator questions inversely to their answer bin's frequency
+    group_by_length: bool                 # batches of similar-length examples (less padding)
     operators: Literal["shared", "per_factor"]   # per_factor: + one LoRA operator per factor group
     operator_steps: int                   # per_factor: steps that specialise the shared adapter on each group
 

@@ -83,6 +83,7 @@ def sft_config(params: Params, output_dir: Path):
         max_length=sp.max_length,
         completion_only_loss=True,          # prompt-completion rows: loss on the answer only
         packing=False,
+        train_sampling_strategy="group_by_length" if sp.group_by_length else "random",
         gradient_checkpointing=sp.gradient_checkpointing,
         logging_steps=sp.logging_steps,
         logging_first_step=True,
