@@ -204,3 +204,12 @@ def test_accepted_names_match_what_implements_them():
     assert set(P.PREDICTORS) == {"majority", "retrieval", "prior", "oracle", *predictors.BASELINE_NAMES, *predictors.LLM_MODELS}
     assert P.FACTORS == states.FACTOR_ORDER
     assert set(P.CT_OPEN_SUFFIXES) == set(ct_open.PICKLE_SUFFIXES + ct_open.JSONL_SUFFIXES)
+
+
+def test_reversible_kinds_are_the_natural_pair_kinds():
+    """core/params.py cannot import a stage (tests/test_layers.py), so it names the natural pair kinds
+    that pairs.reverse_natural accepts itself; they must stay pairs.natural.KIND_ORDER."""
+    from deepimagine.core.params import REVERSIBLE_KINDS
+    from deepimagine.pairs.natural import KIND_ORDER
+
+    assert tuple(REVERSIBLE_KINDS) == tuple(KIND_ORDER)
