@@ -326,3 +326,52 @@ def test_a_step_both_paired_arms_make_is_not_asked():
     asked.clear()
     _, _, counts = im.imagine([q], ask, ask_all)
     assert counts["steps"] == 3 and "shared_steps" not in counts
+
+
+def _endpoint_question():
+    """Two dose arms vs placebo (an endpoint question): trial T1 holds all three arms; T2 holds only
+    the 40 mg arm and placebo; T3 only the 20 mg arm."""
+    pbo = dict(is_placebo=True, intervention=None, dose_value=None, dose_value_mg=None, arm_type="PLACEBO_COMPARATOR")
+    arms = {"Drug 20 mg": state(arm_label="Drug 20 mg", dose_value=20.0, dose_value_mg=20.0),
+            "Drug 40 mg": state(arm_label="Drug 40 mg", dose_value=40.0, dose_value_mg=40.0),
+            "Placebo": state(arm_label="Placebo", **pbo)}
+    anchors = {"Drug 20 mg": [{**_anchor(3.0, nct_id="T3"), "score": 9.0}, {**_anchor(1.5, nct_id="T1"), "score": 8.0}],
+               "Drug 40 mg": [{**_anchor(2.5, nct_id="T2"), "score": 7.0}, {**_anchor(2.0, nct_id="T1"), "score": 8.0}],
+               "Placebo": [{**_anchor(1.0, nct_id="T1", **pbo), "score": 8.0},
+                           {**_anchor(-1.0, nct_id="T2", **pbo), "score": 7.0}]}
+    q = _ct_question(arms, anchors, "endpoint")
+    q.meta["list_of_tuples"] = [["Drug 20 mg", "?", "Placebo"], ["Drug 40 mg", "?", "Placebo"]]
+    return q
+
+
+def test_each_compared_pair_of_an_endpoint_question_is_trial_paired():
+    """Each arm-vs-placebo pair starts from the anchor trials that hold both its arms: 20 mg vs
+    placebo from T1 only, 40 mg vs placebo from T1 and T2; placebo has one set of chains per pair.
+    The retrieval control's answer is then the two pairs' own contrasts: 1.5 - 1.0 = 0.5 for the
+    first, (2.0 - 1.0 + 2.5 - (-1.0)) / 2 = 2.25 (pooled, spread 1.5625 / 2) for the second."""
+    q = _endpoint_question()
+    s = im.Settings(k=3)
+    groups = im.anchor_groups(q, s)
+    assert [(g, {a: [x["nct_id"] for x in lst] for a, lst in got.items()}) for g, got in groups] == [
+        (0, {"Drug 20 mg": ["T1"], "Placebo": ["T1"]}),
+        (1, {"Drug 40 mg": ["T1", "T2"], "Placebo": ["T1", "T2"]})]
+    chains = im.plan_chains(q, s, own_anchor=False)
+    assert sorted((c.arm, c.group, c.pair) for c in chains) == [
+        ("Drug 20 mg", 0, 0), ("Drug 40 mg", 1, 0), ("Drug 40 mg", 1, 1), ("Placebo", 0, 0), ("Placebo", 1, 0),
+        ("Placebo", 1, 1)]
+    probs, _, _ = im.imagine([q], None, s)
+    se = 1.0 * math.sqrt(2 / 100)
+    p1 = im.significance_probs(0.5, 0.0, se)[0]
+    p2 = im.significance_probs(2.25, 1.5625 / 2, se)[0]
+    assert probs["q1"] == pytest.approx(im._normalise([1 - (1 - p1) * (1 - p2), (1 - p1) * (1 - p2)]), abs=1e-9)
+    # unpaired, each arm takes its first k retrieved anchors, one set of chains per arm
+    unpaired = im.anchor_groups(q, im.Settings(k=3, pairing="none"))
+    assert [g for g, _ in unpaired] == [None] and [x["nct_id"] for x in unpaired[0][1]["Drug 20 mg"]] == ["T3", "T1"]
+    # a pair without a shared trial falls back to its arms' own anchors, beside the paired pair
+    q.context["anchors"]["arms"]["Drug 20 mg"] = [{**_anchor(3.0, nct_id="T3"), "score": 9.0}]
+    groups = im.anchor_groups(q, s)
+    assert [g for g, _ in groups] == [1, None] and set(groups[1][1]) == {"Drug 20 mg", "Placebo"}
+    # the RAG control lists each anchor once, however many pairs start from it (T1's placebo: two pairs)
+    text = render_prompt(im.rag_question(_endpoint_question(), s))
+    assert [line.split("| result ")[1] for line in text.splitlines() if "| result " in line] == [
+        "1.5 %, n=100", "2 %, n=100", "2.5 %, n=100", "1 %, n=100", "-1 %, n=100"]

@@ -70,6 +70,7 @@ class Chain:
     trajectory: list[dict] = field(default_factory=list)
     invalid_steps: int = 0
     pair: Optional[int] = None        # index of the anchor trial shared with the other compared arm's chain
+    group: Optional[int] = None       # the compared pair (index in compared_arms) whose trial-paired chains these are
     step_vars: list[tuple] = field(default_factory=list)   # ((factor, from, to), variance added) per step
     shared: set = field(default_factory=set)   # indices of steps the other arm's chain of its trial makes too (not asked)
 
@@ -115,17 +116,21 @@ def fallback_reason(q: Question) -> Optional[str]:
     return None
 
 
-def paired_anchors(q: Question, k: int) -> Optional[dict[str, list[dict]]]:
-    """For a question comparing two arms, up to ``k`` anchor trials retrieved for BOTH arms, as
-    {arm: [its anchor in trial 1, trial 2, ...]} (the same trial at the same index; trials ordered by
-    the two arms' summed similarity, then retrieval rank). The two chains of one trial start from
-    that trial's own two arms, so the trial's level (its placebo response, population, region) is
-    shared and cancels in the compared difference. None when the arms share no anchor trial."""
+def paired_anchors(q: Question, k: int, arms: Optional[Sequence[str]] = None) -> Optional[dict[str, list[dict]]]:
+    """Up to ``k`` anchor trials retrieved for every one of ``arms`` (default: the arms of the
+    question's first compared pair), as {arm: [its anchor in trial 1, trial 2, ...]} (the same trial
+    at the same index; trials ordered by the arms' summed similarity, then summed retrieval rank).
+    The chains of one trial start from that trial's own arms, so the trial's level (its placebo
+    response, population, region) is shared and cancels in the compared difference. None when the
+    arms share no anchor trial."""
     pairs = compared_arms(q) if q.source == "ct_open" else []
+    if arms is None:
+        if len(pairs) != 1:
+            return None
+        arms = pairs[0]
     anchors = (q.context.get("anchors") or {}).get("arms") or {}
-    if len(pairs) != 1 or not all(anchors.get(a) for a in pairs[0]):
+    if not arms or not all(anchors.get(a) for a in arms):
         return None
-    a, b = pairs[0]
 
     def by_trial(lst):
         out = {}
@@ -133,29 +138,41 @@ def paired_anchors(q: Question, k: int) -> Optional[dict[str, list[dict]]]:
             out.setdefault(x.get("nct_id"), (rank, x))
         return out
 
-    ta, tb = by_trial(anchors[a]), by_trial(anchors[b])
-    shared = [t for t in ta if t in tb and t is not None]
+    trials = {a: by_trial(anchors[a]) for a in arms}
+    shared = [t for t in trials[arms[0]] if t is not None and all(t in trials[a] for a in arms)]
     if not shared:
         return None
-    score = lambda t: -(float(ta[t][1].get("score") or 0) + float(tb[t][1].get("score") or 0))  # noqa: E731
-    shared.sort(key=lambda t: (score(t), ta[t][0] + tb[t][0], str(t)))
+    score = lambda t: -sum(float(trials[a][t][1].get("score") or 0) for a in arms)  # noqa: E731
+    shared.sort(key=lambda t: (score(t), sum(trials[a][t][0] for a in arms), str(t)))
     shared = shared[:k]
-    return {a: [ta[t][1] for t in shared], b: [tb[t][1] for t in shared]}
+    return {a: [trials[a][t][1] for t in shared] for a in arms}
 
 
-def chosen_anchors(q: Question, s: Settings) -> tuple[dict[str, list[dict]], bool]:
-    """The anchors every anchor-using predictor (imagine, retrieval, oracle, rag) starts from, and
-    whether they are trial-paired: paired ones (``Settings.pairing``) when the compared arms share
-    anchor trials, else the first ``k`` retrieved for each arm."""
-    if s.pairing == "trial" and (paired := paired_anchors(q, s.k)):
-        return paired, True
-    return {arm: lst[: s.k] for arm, lst in ((q.context.get("anchors") or {}).get("arms") or {}).items()}, False
+def anchor_groups(q: Question, s: Settings) -> list[tuple[Optional[int], dict[str, list[dict]]]]:
+    """The anchors every anchor-using predictor (imagine, retrieval, oracle, rag) starts from, as
+    [(group, {arm: anchors})]. With ``Settings.pairing`` "trial", each compared pair ``group`` (its
+    index in ``compared_arms``) whose two arms share anchor trials gets its own trial-paired anchors
+    (``paired_anchors``): an endpoint question's arm-vs-control pairs are each paired, so the control
+    arm has one set of chains per pair. Arms of pairs without a shared trial (or every arm, unpaired)
+    take their first ``k`` retrieved anchors, in a group None."""
+    retrieved = (q.context.get("anchors") or {}).get("arms") or {}
+    groups: list = []
+    unpaired = set(retrieved)
+    if s.pairing == "trial" and q.source == "ct_open":
+        pairs = compared_arms(q)
+        paired = {g: paired_anchors(q, s.k, pair) for g, pair in enumerate(pairs)}
+        groups = [(g, got) for g, got in paired.items() if got]
+        if groups:
+            unpaired = {x for g, pair in enumerate(pairs) if not paired[g] for x in pair}
+    rest = {arm: lst[: s.k] for arm, lst in retrieved.items() if arm in unpaired}
+    return groups + ([(None, rest)] if rest else [])
 
 
 def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain]:
     """The chains of one question (pure). A local question's chain starts at its own anchor (its
     posted result is given) unless ``own_anchor`` is False (the retrieval control: the target's
-    retrieved anchors); a CT Open-format question's chains start at the retrieved anchors of each arm."""
+    retrieved anchors); a CT Open-format question's chains start at the anchors of each arm
+    (``anchor_groups``)."""
     targets = question_targets(q) or {}
     chains = []
     if q.source != "ct_open" and own_anchor:
@@ -163,14 +180,14 @@ def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain
         value, scale, rel = chain_start({**anchor, "sd": (q.meta or {}).get("sd") or cell_sd(anchor)})
         chains.append(Chain(q.id, "target", anchor, build_path(anchor, target, s.order), scale, rel, 1.0, value, 0.0))
         return chains
-    anchors, paired = chosen_anchors(q, s)
-    for arm, target in targets.items():
-        for j, a in enumerate(anchors.get(arm, [])):
-            value, scale, rel = chain_start(a)
-            w = max(float(a.get("score") or 0.0), 1e-3) if s.weights == "similarity" else 1.0
-            chains.append(Chain(q.id, arm, a, build_path(a, target, s.order), scale, rel, w, value, 0.0,
-                                pair=j if paired else None))
-    if paired and s.shared_steps == "skip":
+    for group, anchors in anchor_groups(q, s):
+        for arm, target in targets.items():
+            for j, a in enumerate(anchors.get(arm, [])):
+                value, scale, rel = chain_start(a)
+                w = max(float(a.get("score") or 0.0), 1e-3) if s.weights == "similarity" else 1.0
+                chains.append(Chain(q.id, arm, a, build_path(a, target, s.order), scale, rel, w, value, 0.0,
+                                    pair=None if group is None else j, group=group))
+    if s.shared_steps == "skip":
         mark_shared_steps(chains)
     return chains
 
@@ -180,11 +197,11 @@ def mark_shared_steps(chains: Sequence[Chain]) -> None:
     from the same anchor trial makes too (same factor, from and to: typically the anchor trial's
     region, population, phase or time frame -> the target trial's). Under an operator that adds the
     same change to both arms such a step cancels in their difference, which is all a two-arm
-    question reads; asking it only adds the operator's noise to both arms."""
+    comparison reads; asking it only adds the operator's noise to both arms."""
     by_pair: dict = {}
     for c in chains:
         if c.pair is not None:
-            by_pair.setdefault(c.pair, []).append(c)
+            by_pair.setdefault((c.group, c.pair), []).append(c)
     for group in by_pair.values():
         if len(group) != 2:
             continue
@@ -393,8 +410,9 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
 def answer_probs(q: Question, chains: Sequence[Chain], s: Settings) -> list[float]:
     if q.source == "ct_open":
         differences = {}
-        for a, b in compared_arms(q):
-            d = paired_difference([c for c in chains if c.arm == a], [c for c in chains if c.arm == b], s.aggregate)
+        for g, (a, b) in enumerate(compared_arms(q)):
+            d = paired_difference([c for c in chains if c.arm == a and c.group == g],
+                                  [c for c in chains if c.arm == b and c.group == g], s.aggregate)
             if d is not None:
                 differences[(a, b)] = d
         return ct_format_answer(q, arm_beliefs(chains, s.aggregate), s, differences)
@@ -453,7 +471,7 @@ def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
         counts["zero_step_chains"] += sum(not c.steps for c in cs)
         probs[q.id] = answer_probs(q, cs, s)
         trajectories[q.id] = {"probs": probs[q.id], "chains": [
-            {"arm": c.arm, "start": {k: c.start.get(k) for k in ("nct_id", "arm_label", "value", "sd")},
+            {"arm": c.arm, "group": c.group, "start": {k: c.start.get(k) for k in ("nct_id", "arm_label", "value", "sd")},
              "weight": c.weight, "steps": c.trajectory, "final": {"mean": round(c.mean, 4), "sd": round(math.sqrt(c.var), 4)},
              "invalid_steps": c.invalid_steps} for c in cs]}
     return probs, trajectories, counts
@@ -461,16 +479,19 @@ def imagine(questions: Sequence[Question], ask: Optional[Ask], s: Settings
 
 def rag_question(q: Question, s: Settings) -> Question:
     """The RAG control's prompt: the question with its anchors' posted results listed
-    (``context['rag']``): the same anchors imagining starts from (``chosen_anchors``)."""
-    listed = []
-    for arm, lst in sorted(chosen_anchors(q, s)[0].items()):
-        for a in lst:
-            listed.append({"condition": ", ".join(a.get("conditions") or []), "label": a.get("arm_label"),
-                           "type": a.get("arm_type"), "intervention": shown_intervention(a),
-                           "dose": None if a.get("dose_value") is None else {"value": a.get("dose_value"), "unit": a.get("dose_unit")},
-                           "measure": a.get("measure"),
-                           "result": {"value": a.get("value"), "unit": a.get("unit"), "spread": a.get("spread"),
-                                      "dispersion_type": a.get("dispersion_type"), "n": a.get("n")}})
+    (``context['rag']``): the same anchors imagining starts from (``anchor_groups``), each listed once."""
+    listed, seen = [], set()
+    chosen = [(arm, a) for _, group in anchor_groups(q, s) for arm, lst in sorted(group.items()) for a in lst]
+    for arm, a in sorted(chosen, key=lambda x: x[0]):
+        if (arm, id(a)) in seen:       # the control arm's anchor of a trial that several pairs start from
+            continue
+        seen.add((arm, id(a)))
+        listed.append({"condition": ", ".join(a.get("conditions") or []), "label": a.get("arm_label"),
+                       "type": a.get("arm_type"), "intervention": shown_intervention(a),
+                       "dose": None if a.get("dose_value") is None else {"value": a.get("dose_value"), "unit": a.get("dose_unit")},
+                       "measure": a.get("measure"),
+                       "result": {"value": a.get("value"), "unit": a.get("unit"), "spread": a.get("spread"),
+                                  "dispersion_type": a.get("dispersion_type"), "n": a.get("n")}})
     ctx = dict(q.context)
     ctx["rag"] = listed
     return Question(**{**q.__dict__, "context": ctx})

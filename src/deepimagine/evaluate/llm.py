@@ -355,5 +355,6 @@ class RetrievalPredictor:
         return answer_or_uniform(list(questions), lambda qs: imagine(qs, None, settings), self.counts, self.trajectories)
 
 
-def make_llm_predictor(params, model: str, mode: str, train: Optional[Sequence[Question]] = None) -> LLMPredictor:
-    return LLMPredictor(params, model, mode, train=train)
+def make_llm_predictor(params, model: str, mode: str, train: Optional[Sequence[Question]] = None,
+                       models_dir: Path = io.MODELS_DIR) -> LLMPredictor:
+    return LLMPredictor(params, model, mode, models_dir=models_dir, train=train)

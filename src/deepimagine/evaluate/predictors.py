@@ -136,7 +136,7 @@ def make_predictor(name: str, params, train: Optional[list[Question]] = None,
         from . import llm
 
         try:
-            predictor = llm.make_llm_predictor(params, model, mode, train)
+            predictor = llm.make_llm_predictor(params, model, mode, train, Path(models_dir))
         except (FileNotFoundError, ImportError, OSError) as e:
             log.warning("%s: cannot be built (%s); skipped", name, e)
             return None
