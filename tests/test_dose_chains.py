@@ -5,15 +5,21 @@ from __future__ import annotations
 from deepimagine.evaluate.prediction import Prediction
 from deepimagine.evaluate.stage import dose_chain_questions, dose_chain_recovery
 from deepimagine.core.params import default_params
-from deepimagine.core.questions import DIRECTION_OPTIONS, Question
+from deepimagine.core.operator import change_bin
+from deepimagine.core.questions import CHANGE_OPTIONS, DIRECTION_OPTIONS, Question
+
+EDGES = [-0.6, -0.15, 0.15, 0.6]
 
 
-def _step(chain: str, step: int, effect: float, kind: str = "dose_successive") -> Question:
-    answer = 0 if effect > 0.15 else 1 if effect < -0.15 else 2
-    return Question(id=f"{chain}-{step}", source="natural", kind=kind, category="direction", split="test",
+def _step(chain: str, step: int, effect: float, kind: str = "dose_successive", category: str = "change") -> Question:
+    if category == "change":
+        options, answer = list(CHANGE_OPTIONS), change_bin(effect, EDGES)
+    else:
+        options, answer = list(DIRECTION_OPTIONS), 0 if effect > 0.2 else 1 if effect < -0.2 else 2
+    return Question(id=f"{chain}-{step}-{category}", source="natural", kind=kind, category=category, split="test",
                     nct_ids=["NCT1"], factor="dose", from_value=f"{step} mg", to_value=f"{step + 1} mg",
-                    options=list(DIRECTION_OPTIONS), answer_index=answer, expected_effect=effect,
-                    meta={"chain_id": chain, "step": step})
+                    options=options, answer_index=answer, expected_effect=effect,
+                    meta={"chain_id": chain, "step": step, "edges": EDGES})
 
 
 class Fixed:
@@ -26,20 +32,22 @@ class Fixed:
         out = []
         for q in qs:
             k = q.answer_index if self.index is None else self.index
-            out.append(Prediction(q.id, [0.9 if i == k else 0.05 for i in range(3)], True))
+            n = len(q.options)
+            out.append(Prediction(q.id, [0.8 if i == k else 0.2 / (n - 1) for i in range(n)], True))
         return out
 
 
 def test_dose_chains_scored_whole_for_imagine_and_controls_only():
     ladder_up = [_step("a", i, 0.5) for i in range(3)]          # true response rises at every step
     ladder_down = [_step("b", i, -0.4) for i in range(4)]       # ... falls at every step
-    others = [_step("c", 0, 0.5, kind="dose"), _step("x", 0, 0.5, kind="arm")]
+    # the same steps asked as direction questions (a wider margin) are not read as the chain
+    others = [_step("c", 0, 0.5, kind="dose"), _step("x", 0, 0.5, kind="arm"), _step("a", 0, 0.5, category="direction")]
     questions = ladder_up + ladder_down + others
     assert [q.id for q in dose_chain_questions(questions)] == [q.id for q in ladder_up + ladder_down]
 
-    class Wrong(Fixed):   # right on the first ladder, one wrong step on the second
+    class Wrong(Fixed):   # right on the first ladder, one wrong step ("much higher") on the second
         def predict(self, qs):
-            return [Prediction(q.id, [0.9, 0.05, 0.05] if q.id == "b-2" else p.probs, True)
+            return [Prediction(q.id, [0.0, 0.0, 0.1, 0.1, 0.8] if q.id == "b-2-change" else p.probs, True)
                     for q, p in zip(qs, Fixed().predict(qs))]
 
     predictors = {"sft/imagine": Fixed(), "rl/imagine": Wrong(), "retrieval": Fixed(2), "sft/direct": Fixed(0)}

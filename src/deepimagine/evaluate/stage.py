@@ -116,8 +116,14 @@ def compare(questions: list[Question], predictions: dict[str, list[Prediction]],
 
 def dose_chain_questions(questions: list[Question]) -> list[Question]:
     """Every successive dose step of a local benchmark: each dose ladder of a trial asked level by level
-    (``meta.chain_id``, ``meta.step``), so that whole dose-response chains can be checked."""
-    return [q for q in questions if q.kind == "dose_successive" and (q.meta or {}).get("chain_id") is not None]
+    (``meta.chain_id``, ``meta.step``), so that whole dose-response chains can be checked. A step is
+    asked in several categories; the chain is read on its operator question (``change``: the bins of
+    the standardised change, whose 'about the same' band is the truth's band), one per step. The
+    direction question's 'no meaningful difference' margin is wider than that band, and the
+    superiority / comparative-effect questions ask about significance, not direction: on those even
+    the oracle reads a small true change as 'none' (0.79 of chains in the true direction, 1.0 here)."""
+    return [q for q in questions if q.kind == "dose_successive" and q.category == "change"
+            and (q.meta or {}).get("chain_id") is not None]
 
 
 def dose_chain_recovery(questions: list[Question], predictors: dict[str, Predictor], params) -> dict[str, dict]:
