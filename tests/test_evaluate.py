@@ -20,6 +20,7 @@ def _params(**evaluate) -> Params:
     p.baselines.rf_n_estimators = 30
     p.baselines.lgbm_n_estimators = 40
     p.evaluate.bootstrap = 100
+    p.evaluate.max_llm_questions_local = None      # the local benchmark sampled as max_llm_questions says
     for k, v in evaluate.items():
         setattr(p.evaluate, k, v)
     return p
@@ -109,6 +110,11 @@ def test_llm_sampling_same_questions_and_full(tmp_path):
     assert (tmp_path / "predictions/test/sft_direct.jsonl").exists()
     ev = json.loads((tmp_path / "eval.json").read_text())
     assert ev["test"]["sft/direct"]["invalid_rate"] == pytest.approx(1 / 30, abs=1e-4)
+    # evaluate.max_llm_questions_local sizes the local (test) benchmark's sample on its own
+    params.evaluate.max_llm_questions_local = 50
+    results = evaluate_stage.evaluate_all(params, train, {"test": test}, {"sft/direct": EchoLLM("sft/direct")},
+                                          metrics_dir=tmp_path / "local")
+    assert results["test"]["sft/direct"]["n"] == 50 and params.evaluate.sample_size("prospective") == 30
 
 
 def test_paired_comparisons_written_and_reported(tmp_path):

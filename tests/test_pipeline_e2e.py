@@ -40,6 +40,7 @@ TINY = {
     "baselines.rf_n_estimators": 50,
     "baselines.lgbm_n_estimators": 50,
     "evaluate.max_llm_questions": 24,
+    "evaluate.max_llm_questions_local": 24,
     "evaluate.imagine_k": 2,
     "evaluate.bootstrap": 50,
     "traces.imagined_paths": 100,

@@ -142,7 +142,7 @@ def report(tmp_path_factory):
     truth = world()
     pd.DataFrame(cells(truth)).to_parquet(tmp / "cells.parquet")
     (tmp / "truth.json").write_text(json.dumps(truth))
-    params = params_mod.from_dict({"evaluate": {"bootstrap": 50, "max_llm_questions": 30}})
+    params = params_mod.from_dict({"evaluate": {"bootstrap": 50, "max_llm_questions": 30, "max_llm_questions_local": None}})
     train, test = make_questions(120, 31), make_questions(60, 32, "test")
     predictors = {"majority": MajorityPredictor(train), "sft/direct": FakeDirect("sft/direct"),
                   "sft/imagine": FakeImagine("sft/imagine")}

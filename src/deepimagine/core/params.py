@@ -416,11 +416,18 @@ class EvaluateParams:
     imagine_aggregate: Literal["pooled", "mixture"]   # the k paths: k estimates of one target | a mixture
     imagine_shared_steps: Literal["skip", "ask"]   # trial-paired chains: a change both arms make is not asked (it cancels)
     max_llm_questions: Optional[int]
+    max_llm_questions_local: Optional[int]   # the local (test) benchmark's sample; null: max_llm_questions
     dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
     bootstrap: int
     ece_bins: int
     calibration_questions: Optional[int]   # likelihood decisions: temperature fitted on this many train questions (0/null: off)
     comparisons: list[str]                 # paired bootstrap differences "A vs B"; absent predictors are skipped
+
+    def sample_size(self, benchmark: str) -> Optional[int]:
+        """LLM-scored questions of ``benchmark`` (the local benchmark is 'test')."""
+        if benchmark == "test" and self.max_llm_questions_local is not None:
+            return self.max_llm_questions_local
+        return self.max_llm_questions
 
     def __post_init__(self) -> None:
         if len(set(self.imagine_order)) != len(self.imagine_order):
@@ -433,7 +440,8 @@ class EvaluateParams:
                                   f"or <llm>/<mode> with mode in {list(MODES)})")
         _unique("evaluate.modes", self.modes)
         _positive("evaluate", imagine_k=self.imagine_k, ece_bins=self.ece_bins)
-        _at_least("evaluate", 1, max_llm_questions=self.max_llm_questions)
+        _at_least("evaluate", 1, max_llm_questions=self.max_llm_questions,
+                  max_llm_questions_local=self.max_llm_questions_local)
         _at_least("evaluate", 0, bootstrap=self.bootstrap, calibration_questions=self.calibration_questions)
         for c in self.comparisons:
             sides = [s.strip() for s in c.split(" vs ")]

@@ -161,11 +161,12 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
         if not questions:
             log.warning("benchmark %s has no questions; skipped", bench)
             continue
-        scored = stratified_sample(questions, ev.max_llm_questions, params.seed) if has_llm else questions
+        scored = stratified_sample(questions, ev.sample_size(bench), params.seed) if has_llm else questions
         runs = [(bench, scored, predictors)]
         if len(scored) < len(questions):
             notes[bench] = (f"Stratified sample of {len(scored)} of {len(questions)} questions "
-                            f"(evaluate.max_llm_questions), the same for every predictor.")
+                            f"(evaluate.{'max_llm_questions_local' if bench == 'test' and ev.max_llm_questions_local else 'max_llm_questions'}), "
+                            f"the same for every predictor.")
             full_preds = {n: p for n, p in predictors.items() if not is_llm(n)}
             if full_preds:
                 runs.append((f"{bench}_full", questions, full_preds))
