@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from deepimagine.evaluate import answers
 from deepimagine.evaluate import imagine as im
 from deepimagine.core import operator as op
 from deepimagine.pairs.anchors import AnchorIndex, attach_anchors
@@ -130,9 +131,9 @@ def test_retrieval_control_equals_hand_computation():
     probs, _, _ = im.imagine([q], None, im.Settings(k=3, pairing="none", aggregate="mixture"))
     d_mean, d_var = 1.2, 0.04          # mixture of 1.0 and 1.4; placebo exact
     se = 1.0 * math.sqrt(2 / 100)
-    up, down, none = im.significance_probs(d_mean, d_var, se)
+    up, down, none = answers.significance_probs(d_mean, d_var, se)
     # options: placebo worse than drug (= drug better, higher is better), drug worse, none
-    assert probs["q1"] == pytest.approx(im._normalise([up, down, none]), abs=1e-9)
+    assert probs["q1"] == pytest.approx(answers.normalise([up, down, none]), abs=1e-9)
     assert probs["q1"][0] > 0.99
 
 
@@ -212,8 +213,8 @@ def test_paired_retrieval_compares_each_trial_with_itself():
     se = 1.0 * math.sqrt(2 / 100)
     for how, var in (("mixture", 1.5625), ("pooled", 1.5625 / 2)):
         probs, _, _ = im.imagine([q], None, im.Settings(k=3, aggregate=how))
-        up, down, none = im.significance_probs(1.75, var, se)
-        assert probs["q1"] == pytest.approx(im._normalise([up, down, none]), abs=1e-9)
+        up, down, none = answers.significance_probs(1.75, var, se)
+        assert probs["q1"] == pytest.approx(answers.normalise([up, down, none]), abs=1e-9)
     unpaired, _, _ = im.imagine([q], None, im.Settings(k=3, pairing="none"))
     assert unpaired["q1"] != pytest.approx(probs["q1"])
 
@@ -361,9 +362,9 @@ def test_each_compared_pair_of_an_endpoint_question_is_trial_paired():
         ("Placebo", 1, 1)]
     probs, _, _ = im.imagine([q], None, s)
     se = 1.0 * math.sqrt(2 / 100)
-    p1 = im.significance_probs(0.5, 0.0, se)[0]
-    p2 = im.significance_probs(2.25, 1.5625 / 2, se)[0]
-    assert probs["q1"] == pytest.approx(im._normalise([1 - (1 - p1) * (1 - p2), (1 - p1) * (1 - p2)]), abs=1e-9)
+    p1 = answers.significance_probs(0.5, 0.0, se)[0]
+    p2 = answers.significance_probs(2.25, 1.5625 / 2, se)[0]
+    assert probs["q1"] == pytest.approx(answers.normalise([1 - (1 - p1) * (1 - p2), (1 - p1) * (1 - p2)]), abs=1e-9)
     # unpaired, each arm takes its first k retrieved anchors, one set of chains per arm
     unpaired = im.anchor_groups(q, im.Settings(k=3, pairing="none"))
     assert [g for g, _ in unpaired] == [None] and [x["nct_id"] for x in unpaired[0][1]["Drug 20 mg"]] == ["T3", "T1"]
