@@ -31,8 +31,8 @@ from typing import Callable, Optional, Sequence
 from ..core.operator import bin_centres, cell_sd, expected_change, finite_or_none
 from ..core.questions import Question, parse_decision
 from ..core.semantics import compared_arms, option_roles
-from .answers import MIN_SD, Z_ALPHA, ct_format_answer, local_answer, local_roles
 from ..core.states import FACTOR_ORDER, PathStep, build_path, describe, question_states, shown_intervention, step_question
+from .answers import MIN_SD, Z_ALPHA, ct_format_answer, local_answer, local_roles
 
 
 
@@ -117,8 +117,8 @@ def paired_anchors(q: Question, k: int, arms: Optional[Sequence[str]] = None) ->
     The chains of one trial start from that trial's own arms, so the trial's level (its placebo
     response, population, region) is shared and cancels in the compared difference. None when the
     arms share no anchor trial."""
-    pairs = compared_arms(q) if q.source == "ct_open" else []
     if arms is None:
+        pairs = compared_arms(q) if q.source == "ct_open" else []
         if len(pairs) != 1:
             return None
         arms = pairs[0]
@@ -271,7 +271,7 @@ def mixture(chains: Sequence[Chain], how: str = "mixture") -> tuple[float, float
     return combine([c.mean for c in chains], [c.var for c in chains], [c.weight for c in chains], how)
 
 
-# ---------------------------------------------------------------- answers from imagined results (answers.py)
+# ---------------------------------------------------------------- the chains' answer (option probabilities: answers.py)
 
 
 def arm_beliefs(chains: Sequence[Chain], how: str = "mixture") -> dict[str, tuple[float, float, float]]:
@@ -359,8 +359,8 @@ def rag_question(q: Question, s: Settings) -> Question:
     """The RAG control's prompt: the question with its anchors' posted results listed
     (``context['rag']``): the same anchors imagining starts from (``anchor_groups``), each listed once."""
     listed, seen = [], set()
-    chosen = [(arm, a) for _, group in anchor_groups(q, s) for arm, lst in sorted(group.items()) for a in lst]
-    for arm, a in sorted(chosen, key=lambda x: x[0]):
+    chosen = [(arm, a) for _, group in anchor_groups(q, s) for arm, lst in group.items() for a in lst]
+    for arm, a in sorted(chosen, key=lambda x: x[0]):    # by arm; within an arm, pair by pair
         if (arm, id(a)) in seen:       # the control arm's anchor of a trial that several pairs start from
             continue
         seen.add((arm, id(a)))

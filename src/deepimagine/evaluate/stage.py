@@ -1,9 +1,9 @@
 """``deepimagine evaluate``: score every predictor on every benchmark with the same metrics.
 
-Benchmarks: 'test' (data/pairs/test.jsonl) and 'ct_open' (data/pairs/ct_open.jsonl, when present).
-The scored question set is chosen once per benchmark: all questions, or, when LLM predictors are
-present and ``evaluate.max_llm_questions`` is smaller than the benchmark, a deterministic sample
-stratified by category; every predictor is scored on that same set. The non-LLM predictors are then
+Benchmarks: 'test' (data/pairs/test.jsonl), 'prospective' and 'ct_open' (data/pairs/<name>.jsonl,
+when present). The scored question set is chosen once per benchmark: all questions, or, when LLM
+predictors are present and ``evaluate.max_llm_questions`` (``max_llm_questions_local`` for 'test')
+is smaller than the benchmark, a deterministic sample stratified by category; every predictor is scored on that same set. The non-LLM predictors are then
 also scored on the whole benchmark, reported as '<benchmark>_full'.
 
 Outputs (JSON written directly rather than through dvclive, whose fixed layout does not match
@@ -164,9 +164,9 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
         scored = stratified_sample(questions, ev.sample_size(bench), params.seed) if has_llm else questions
         runs = [(bench, scored, predictors)]
         if len(scored) < len(questions):
+            knob = "max_llm_questions_local" if bench == "test" and ev.max_llm_questions_local else "max_llm_questions"
             notes[bench] = (f"Stratified sample of {len(scored)} of {len(questions)} questions "
-                            f"(evaluate.{'max_llm_questions_local' if bench == 'test' and ev.max_llm_questions_local else 'max_llm_questions'}), "
-                            f"the same for every predictor.")
+                            f"(evaluate.{knob}), the same for every predictor.")
             full_preds = {n: p for n, p in predictors.items() if not is_llm(n)}
             if full_preds:
                 runs.append((f"{bench}_full", questions, full_preds))
