@@ -141,3 +141,44 @@ def test_operator_steps_use_their_factor_groups_calibration():
     local = q("arm")
     local.meta = {"calibration": "local"}                 # a step of a local question's walk from its own anchor
     assert LLMPredictor.operator_calibration(local, ts) == (0.5, [0, 0, 0, 0, 0])
+
+
+def test_the_antisymmetric_readout_averages_a_change_with_its_mirrored_reverse(tiny_base_dir, tmp_path):
+    """``evaluate.operator_readout: antisymmetric`` on the real tiny model: an arm / dose change scores
+    each bin as the mean of its forward log-likelihood and the mirrored bin's backward one; a change
+    that cannot be asked backwards (region step) and other questions keep their forward scores."""
+    import shutil
+
+    from deepimagine.core import params as params_mod
+    from deepimagine.core.questions import CHANGE_OPTIONS, Question, reversed_change
+    from deepimagine.evaluate import llm
+    from fixtures import toy
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_base_dir, models / "base")
+
+    def change(i, factor, d0, d1):
+        arm = lambda d: {"label": f"A{d}", "type": "EXPERIMENTAL", "intervention": "Drugx",  # noqa: E731
+                         "dose": {"value": d, "unit": "mg"}}
+        return Question(id=f"c{i}", source="natural", kind="dose", category="change", split="test", nct_ids=["N"],
+                        factor=factor, from_value=f"{d0} mg", to_value=f"{d1} mg", options=list(CHANGE_OPTIONS),
+                        answer_index=i % 5, context={"outcome": {"measure": "HbA1c", "better": "lower"},
+                                                     "anchor": {**arm(d0), "result": {"value": -1.0 - i}},
+                                                     "target": arm(d1)})
+
+    qs = [change(0, "dose", 10, 40), change(1, "arm", 40, 10), change(2, "region", 10, 10)] + toy.toy_questions(
+        3, seed=5, split="test")
+
+    def predictor(readout):
+        p = params_mod.from_dict({"evaluate": {"calibration_questions": 0, "operator_readout": readout},
+                                  "model": {"decision": "likelihood"}})
+        return llm.LLMPredictor(p, "base", "direct", models_dir=models, calibration_file=tmp_path / "none.jsonl")
+
+    forward, both = predictor("forward"), predictor("antisymmetric")
+    f, a = forward.option_scores(qs), both.option_scores(qs)
+    backward = forward.option_scores([reversed_change(q) for q in qs[:2]])
+    for k in range(2):
+        assert a[k] == pytest.approx([(x + y) / 2 for x, y in zip(f[k], reversed(backward[k]))], abs=1e-4)
+        assert a[k] != pytest.approx(f[k], abs=1e-4)
+    for k in range(2, len(qs)):
+        assert a[k] == pytest.approx(f[k], abs=1e-4)

@@ -109,22 +109,23 @@ def _dose_change(anchor_dose, target_dose, factor="dose"):
 
 
 @pytest.mark.parametrize("anchor, target, shown", [
-    ({"value": 10, "unit": "mg"}, {"value": 40, "unit": "mg"}, "(x4 dose)"),
-    ({"value": 40, "unit": "mg"}, {"value": 10, "unit": "MG"}, "(x0.25 dose)"),
-    ({"value": 3, "unit": "mg/kg"}, {"value": 10, "unit": "mg/kg"}, "(x3.3 dose)"),
-    ({"value": 10, "unit": "mg"}, {"value": 10, "unit": "mg"}, "(x1 dose)"),
+    ({"value": 10, "unit": "mg"}, {"value": 40, "unit": "mg"}, "(dose up x4)"),
+    ({"value": 40, "unit": "mg"}, {"value": 10, "unit": "MG"}, "(dose down x0.25)"),
+    ({"value": 3, "unit": "mg/kg"}, {"value": 10, "unit": "mg/kg"}, "(dose up x3.3)"),
+    ({"value": 10, "unit": "mg"}, {"value": 10, "unit": "mg"}, "(dose same x1)"),
     ({"value": 10, "unit": "mg"}, {"value": 2, "unit": "mg/kg"}, None),     # another unit: no ratio
     (None, {"value": 10, "unit": "mg"}, None),                             # from placebo
     ({"value": 0, "unit": "mg"}, {"value": 10, "unit": "mg"}, None),
 ])
 def test_a_dose_change_shows_its_ratio(anchor, target, shown):
-    """A dose step says how many times the dose changes, so the operator need not compare numbers in text."""
+    """A dose step says which way and how many times the dose changes, so the operator need not compare
+    numbers in text: a word for the way (up / down) and the ratio."""
     from deepimagine.core.questions import render_prompt
 
     line = next(x for x in render_prompt(_dose_change(anchor, target)).splitlines() if x.startswith("change:"))
-    assert line.endswith(shown) if shown else "dose)" not in line
+    assert line.endswith(shown) if shown else "(dose " not in line
     other = render_prompt(_dose_change(anchor, target, factor="arm"))   # an arm change compares two drugs: no ratio
-    assert "dose)" not in next(x for x in other.splitlines() if x.startswith("change:"))
+    assert "(dose " not in next(x for x in other.splitlines() if x.startswith("change:"))
 
 
 def _change_question(better, category="change", answer=4):
@@ -169,3 +170,31 @@ def test_training_targets_and_rewards_follow_the_displayed_order():
     high = _change_question("higher", answer=4)
     assert gold_completion(high).startswith("DECISION: (0.05, 0.05, 0.05, 0.05, 0.80)")
     assert rl_rows([high])[0]["answer_index"] == 4
+
+
+def test_a_change_asked_backwards_swaps_its_two_sides_and_mirrors_its_bins():
+    """``reversed_change``: the changed arm with the same known result, changed back; twice is the
+    original prompt; a step that shows one side only (region, no counterfactual trial) has none."""
+    from deepimagine.core.questions import reversed_change, render_prompt
+
+    q = _dose_change({"value": 10, "unit": "mg"}, {"value": 40, "unit": "mg"})
+    q.answer_index, q.expected_effect = 4, 0.7
+    back = reversed_change(q)
+    lines = render_prompt(back).splitlines()
+    change = next(x for x in lines if x.startswith("change:"))
+    assert change == "change: dose: b -> a (dose down x0.25)"
+    assert "known result: 1" in lines and "arm: A [EXPERIMENTAL]: Drugx 40 mg" in lines
+    assert "changed arm: A [EXPERIMENTAL]: Drugx 10 mg" in lines
+    assert (back.answer_index, back.expected_effect, back.meta["reversed"]) == (0, -0.7, True)
+    assert render_prompt(reversed_change(back)) == render_prompt(q)
+    assert q.context["anchor"]["dose"]["value"] == 10                        # the original is untouched
+    # an outcome (time point) change swaps the two outcomes, the known value stays
+    t = _dose_change({"value": 10, "unit": "mg"}, {"value": 10, "unit": "mg"}, factor="time_point")
+    t.context["outcome"] = {"measure": "HbA1c", "time_frame": "Week 12", "better": "lower"}
+    t.context["target_outcome"] = {"measure": "HbA1c", "time_frame": "Week 24"}
+    tb = render_prompt(reversed_change(t))
+    assert "outcome: HbA1c | Week 24 | lower is better" in tb and "changed outcome: HbA1c | Week 12" in tb
+    assert reversed_change(_dose_change(None, None, factor="region")) is None
+    assert reversed_change(_dose_change(None, None, factor="outcome_measure")) is None
+    assert reversed_change(Question(**{**q.__dict__, "category": "direction", "options": ["a", "b", "c"],
+                                       "answer_index": 0})) is None

@@ -422,6 +422,7 @@ class EvaluateParams:
     ece_bins: int
     calibration_questions: Optional[int]   # likelihood decisions: temperature fitted on this many train questions (0/null: off)
     comparisons: list[str]                 # paired bootstrap differences "A vs B"; absent predictors are skipped
+    operator_readout: Literal["forward", "antisymmetric"]   # antisymmetric: each operator question also asked backwards, bins mirrored and averaged
 
     def sample_size(self, benchmark: str) -> Optional[int]:
         """LLM-scored questions of ``benchmark`` (the local benchmark is 'test')."""

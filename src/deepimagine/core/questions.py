@@ -10,11 +10,12 @@ Prompts are rendered by ``render_messages`` alone; models answer
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -153,6 +154,11 @@ def format_ratio(ratio: float) -> str:
     return f"x{float(f'{ratio:.2g}'):g}"
 
 
+def dose_move(ratio: float) -> str:
+    """'dose up x4' / 'dose down x0.25': the direction in a word a small model reads at once, then the ratio."""
+    return f"dose {'up' if ratio > 1 else 'down' if ratio < 1 else 'same'} {format_ratio(ratio)}"
+
+
 def format_population(trial: dict) -> str:
     if trial.get("population"):
         return str(trial["population"])
@@ -217,7 +223,7 @@ def render_prompt(q: Question) -> str:
     if q.factor and q.source != "ct_open":
         target = c.get("target") or {}
         ratio = dose_ratio(anchor.get("dose"), target.get("dose")) if q.factor == "dose" else None
-        lines.append(f"change: {q.factor}: {q.from_value} -> {q.to_value}" + (f" ({format_ratio(ratio)} dose)" if ratio else ""))
+        lines.append(f"change: {q.factor}: {q.from_value} -> {q.to_value}" + (f" ({dose_move(ratio)})" if ratio else ""))
         if target and q.factor in ("arm", "comparator", "dose") and format_arm(target) != format_arm(anchor):
             lines.append("changed arm: " + format_arm(target))
         target_out = c.get("target_outcome") or {}
@@ -389,3 +395,38 @@ def parse_answer(q: Question, text: Any) -> ParsedAnswer:
 def answer_text(q: Question, probs: Sequence[float], reason: str = "") -> str:
     """``format_answer`` of stored-order ``probs`` as a model answers ``q``: in the prompt's option order."""
     return format_answer(to_display(q, list(probs)), reason)
+
+
+# factors whose both sides a change question holds (arms; outcomes): asked backwards exactly
+# (not an outcome-measure change: the known value is on the first measure's scale)
+REVERSIBLE_FACTORS = ("arm", "comparator", "dose", "time_point", "time_frame")
+
+
+def reversed_change(q: Question) -> Optional[Question]:
+    """An operator ('change') question asked backwards: the changed state, with the same known
+    result, changed back (to -> from). Its bins mirror the forward ones (much higher <-> much lower),
+    so an operator that learned the change answers the two alike, while a bias it has towards one
+    bin whatever the change cancels between them (``evaluate.operator_readout: antisymmetric``).
+    None when the question is no change question or does not hold both sides of its change (a
+    region / population / phase step shows the trial before the change only)."""
+    c = q.context or {}
+    both_trials = bool(c.get("counterfactual_trial"))
+    if q.category != "change" or not c.get("anchor") or not c.get("target") or not (
+            q.factor in REVERSIBLE_FACTORS or both_trials):
+        return None
+    c = copy.deepcopy(c)
+    anchor, target = c["anchor"], c["target"]
+    c["anchor"] = {**{k: v for k, v in target.items() if k != "result"}, "result": anchor.get("result")}
+    c["target"] = {k: v for k, v in anchor.items() if k != "result"}
+    if both_trials:
+        c["trial"], c["counterfactual_trial"] = c["counterfactual_trial"], c.get("trial") or {}
+    if c.get("target_outcome"):
+        out, changed = dict(c.get("outcome") or {}), dict(c["target_outcome"])
+        for k in ("measure", "time_frame", "time_weeks"):
+            out[k], changed[k] = changed.get(k), out.get(k)
+        c["outcome"], c["target_outcome"] = out, changed
+    n = len(q.options)
+    return replace(q, id=f"{q.id}~reversed", from_value=q.to_value, to_value=q.from_value, context=c,
+                   answer_index=n - 1 - q.answer_index,
+                   expected_effect=None if q.expected_effect is None else -q.expected_effect,
+                   meta={**(q.meta or {}), "reversed": True})

@@ -18,7 +18,8 @@ from typing import Optional, Sequence
 
 from ..core import io
 from ..core.base_model import resolve_base_path
-from ..core.questions import Question, format_answer, from_display, one_hot, parse_answer, parse_decision, render_messages
+from ..core.questions import (Question, format_answer, from_display, one_hot, parse_answer, parse_decision, render_messages,
+                              reversed_change)
 from ..core.states import FACTOR_GROUP
 
 from .prediction import Prediction
@@ -256,7 +257,23 @@ class LLMPredictor:
 
     def option_scores(self, questions: Sequence[Question]) -> list[list[float]]:
         """Log-likelihood of each option's canonical DECISION line after each question's prompt
-        (batched per adapter)."""
+        (batched per adapter). With ``evaluate.operator_readout: antisymmetric`` an operator question
+        that can be asked backwards (``reversed_change``) scores each bin as the mean of its forward
+        log-likelihood and the mirrored bin's backward one."""
+        questions = list(questions)
+        if self.params.evaluate.operator_readout != "antisymmetric":
+            return self._option_scores(questions)
+        backwards = [reversed_change(q) for q in questions]
+        extra = [b for b in backwards if b is not None]
+        scores = self._option_scores(questions + extra)
+        out, back = scores[:len(questions)], iter(scores[len(questions):])
+        for i, b in enumerate(backwards):
+            if b is not None:
+                rev = next(back)
+                out[i] = [(f + r) / 2 for f, r in zip(out[i], reversed(rev))]
+        return out
+
+    def _option_scores(self, questions: Sequence[Question]) -> list[list[float]]:
         gen = get_generator(self.params, self.base, self.adapter)
         out: list = [None] * len(questions)
         by_adapter: dict = {}
