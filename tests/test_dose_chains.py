@@ -16,9 +16,13 @@ def _step(chain: str, step: int, effect: float, kind: str = "dose_successive", c
         options, answer = list(CHANGE_OPTIONS), change_bin(effect, EDGES)
     else:
         options, answer = list(DIRECTION_OPTIONS), 0 if effect > 0.2 else 1 if effect < -0.2 else 2
+    arm = lambda d: {"label": f"Drugx {d} mg", "type": "EXPERIMENTAL", "intervention": "Drugx",  # noqa: E731
+                     "dose": {"value": d, "unit": "mg"}}
     return Question(id=f"{chain}-{step}-{category}", source="natural", kind=kind, category=category, split="test",
-                    nct_ids=["NCT1"], factor="dose", from_value=f"{step} mg", to_value=f"{step + 1} mg",
+                    nct_ids=["NCT1"], factor="dose", from_value=f"{step + 1} mg", to_value=f"{step + 2} mg",
                     options=options, answer_index=answer, expected_effect=effect,
+                    context={"outcome": {"measure": "HbA1c", "better": "higher"},
+                             "anchor": {**arm(step + 1), "result": {"value": 1.0}}, "target": arm(step + 2)},
                     meta={"chain_id": chain, "step": step, "edges": EDGES})
 
 
@@ -43,7 +47,12 @@ def test_dose_chains_scored_whole_for_imagine_and_controls_only():
     # the same steps asked as direction questions (a wider margin) are not read as the chain
     others = [_step("c", 0, 0.5, kind="dose"), _step("x", 0, 0.5, kind="arm"), _step("a", 0, 0.5, category="direction")]
     questions = ladder_up + ladder_down + others
-    assert [q.id for q in dose_chain_questions(questions)] == [q.id for q in ladder_up + ladder_down]
+    chain_qs = dose_chain_questions(questions)
+    climbs = [q.id for q in ladder_up + ladder_down]
+    assert [q.id for q in chain_qs] == climbs + [f"{i}~reversed" for i in climbs]   # each ladder also walked down
+    back = {q.id: q for q in chain_qs}["a-1-change~reversed"]
+    assert back.meta["chain_id"] == "a/down" and back.meta["step"] == -1 and back.expected_effect == -0.5
+    assert (back.from_value, back.to_value) == ("3 mg", "2 mg") and back.answer_index == 4 - ladder_up[1].answer_index
 
     class Wrong(Fixed):   # right on the first ladder, one wrong step ("much higher") on the second
         def predict(self, qs):
@@ -54,7 +63,22 @@ def test_dose_chains_scored_whole_for_imagine_and_controls_only():
     out = dose_chain_recovery(questions, predictors, default_params())
     assert set(out) == {"sft/imagine", "rl/imagine", "retrieval"}          # direct modes are not imagining
     t = {name: r["transitivity"] for name, r in out.items()}
-    assert t["sft/imagine"]["chains"] == 2 and t["sft/imagine"]["true_direction_chain_rate"] == 1.0
-    assert t["rl/imagine"]["true_direction_chain_rate"] == 0.5 and t["rl/imagine"]["monotone_chain_rate"] == 0.5
+    assert t["sft/imagine"]["chains"] == 4 and t["sft/imagine"]["true_direction_chain_rate"] == 1.0
+    assert t["rl/imagine"]["true_direction_chain_rate"] == 0.75 and t["rl/imagine"]["monotone_chain_rate"] == 0.75
+    down = out["rl/imagine"]["by_direction"]
+    assert down["up"]["transitivity"]["true_direction_chain_rate"] == 0.5      # the wrong step is on a climb
+    assert down["down"]["transitivity"]["true_direction_chain_rate"] == 1.0
     assert t["retrieval"]["true_direction_chain_rate"] == 0.0           # "no change" everywhere moves nowhere
-    assert out["sft/imagine"]["monotonicity"]["n"] == 7
+    assert out["sft/imagine"]["monotonicity"]["n"] == 14
+
+
+def test_an_operator_blind_to_the_way_of_a_dose_change_passes_the_climb_and_fails_the_descent():
+    """Every benchmark ladder climbs; an operator that answers every dose change 'much higher' (the
+    better way here) reads each climb right and each descent wrong."""
+    ladders = [_step("a", i, 0.5) for i in range(3)] + [_step("b", i, 0.3) for i in range(2)]
+    out = dose_chain_recovery(ladders, {"sft/imagine": Fixed(4), "oracle": Fixed()}, default_params())
+    blind = out["sft/imagine"]["by_direction"]
+    assert blind["up"]["transitivity"]["true_direction_chain_rate"] == 1.0
+    assert blind["down"]["transitivity"]["true_direction_chain_rate"] == 0.0
+    assert out["sft/imagine"]["transitivity"]["true_direction_chain_rate"] == 0.5
+    assert out["oracle"]["transitivity"]["true_direction_chain_rate"] == 1.0

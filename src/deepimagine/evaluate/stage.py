@@ -34,7 +34,7 @@ from typing import Optional
 
 from ..core import io
 from ..core.io import benchmark_files
-from ..core.questions import Question, read_questions
+from ..core.questions import Question, read_questions, reversed_change
 from . import probes, report_html
 from .export import export_answers
 from .mechanism import mechanism_recovery
@@ -121,24 +121,44 @@ def dose_chain_questions(questions: list[Question]) -> list[Question]:
     the standardised change, whose 'about the same' band is the truth's band), one per step. The
     direction question's 'no meaningful difference' margin is wider than that band, and the
     superiority / comparative-effect questions ask about significance, not direction: on those even
-    the oracle reads a small true change as 'none' (0.79 of chains in the true direction, 1.0 here)."""
-    return [q for q in questions if q.kind == "dose_successive" and q.category == "change"
-            and (q.meta or {}).get("chain_id") is not None]
+    the oracle reads a small true change as 'none' (0.79 of chains in the true direction, 1.0 here).
+
+    Each ladder is also walked DOWN (``reversed_change`` of every step, chain ``<id>/down``, steps in
+    reverse order): the benchmark's ladders all climb, so an operator that answers every dose change
+    with 'the better way' would pass the climb and fail the descent."""
+    up = [q for q in questions if q.kind == "dose_successive" and q.category == "change"
+          and (q.meta or {}).get("chain_id") is not None]
+    down = []
+    for q in up:
+        r = reversed_change(q)
+        if r is not None:
+            r.meta = {**r.meta, "chain_id": f"{q.meta['chain_id']}/down", "step": -int(q.meta.get("step", 0))}
+            down.append(r)
+    return up + down
 
 
 def dose_chain_recovery(questions: list[Question], predictors: dict[str, Predictor], params) -> dict[str, dict]:
     """Mechanism recovery on ALL the local benchmark's dose ladders (the stratified sample holds a
-    few), for the imagining predictors and the no-model controls: are imagined dose-response chains
-    monotone in the true direction (``transitivity.true_direction_chain_rate``)?"""
+    few), climbed and descended, for the imagining predictors and the no-model controls: are imagined
+    dose-response chains monotone in the true direction (``transitivity.true_direction_chain_rate``)?
+    ``by_direction`` holds the climbs (``up``) and the descents (``down``) apart."""
     qs = dose_chain_questions(questions)
     chosen = {n: p for n, p in predictors.items() if n.endswith("/imagine") or n in ("retrieval", "prior", "oracle")}
     if not qs or not chosen:
         return {}
-    log.info("dose chains: %d steps of %d ladders, predictors %s", len(qs),
+    log.info("dose chains: %d steps of %d ladders (up and down), predictors %s", len(qs),
              len({q.meta["chain_id"] for q in qs}), sorted(chosen))
     _, predictions = evaluate_benchmark(qs, chosen, params.evaluate, params.seed)
     band = params.pairs.change_edges_sd[2]
-    return {name: {**mechanism_recovery(qs, predictions[name], margin=band), "margin_sd": band} for name in chosen}
+    out = {}
+    for name in chosen:
+        res = {**mechanism_recovery(qs, predictions[name], margin=band), "margin_sd": band, "by_direction": {}}
+        for way in ("up", "down"):
+            part = [q for q in qs if str(q.meta["chain_id"]).endswith("/down") == (way == "down")]
+            if part:
+                res["by_direction"][way] = mechanism_recovery(part, predictions[name], margin=band)
+        out[name] = res
+    return out
 
 
 def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Question]],
