@@ -143,10 +143,11 @@ def test_operator_steps_use_their_factor_groups_calibration():
     assert LLMPredictor.operator_calibration(local, ts) == (0.5, [0, 0, 0, 0, 0])
 
 
-def test_the_antisymmetric_readout_averages_a_change_with_its_mirrored_reverse(tiny_base_dir, tmp_path):
+def test_the_antisymmetric_and_canonical_readouts_of_a_change(tiny_base_dir, tmp_path):
     """``evaluate.operator_readout: antisymmetric`` on the real tiny model: an arm / dose change scores
     each bin as the mean of its forward log-likelihood and the mirrored bin's backward one; a change
-    that cannot be asked backwards (region step) and other questions keep their forward scores."""
+    that cannot be asked backwards (region step) and other questions keep their forward scores.
+    ``canonical``: a dose descent scores as its climb's mirror, everything else as forward."""
     import shutil
 
     from deepimagine.core import params as params_mod
@@ -174,7 +175,7 @@ def test_the_antisymmetric_readout_averages_a_change_with_its_mirrored_reverse(t
                                   "model": {"decision": "likelihood"}})
         return llm.LLMPredictor(p, "base", "direct", models_dir=models, calibration_file=tmp_path / "none.jsonl")
 
-    forward, both = predictor("forward"), predictor("antisymmetric")
+    forward, both, canonical = predictor("forward"), predictor("antisymmetric"), predictor("canonical")
     f, a = forward.option_scores(qs), both.option_scores(qs)
     backward = forward.option_scores([reversed_change(q) for q in qs[:2]])
     for k in range(2):
@@ -182,3 +183,11 @@ def test_the_antisymmetric_readout_averages_a_change_with_its_mirrored_reverse(t
         assert a[k] != pytest.approx(f[k], abs=1e-4)
     for k in range(2, len(qs)):
         assert a[k] == pytest.approx(f[k], abs=1e-4)
+    # canonical: the dose climb (qs[0]) and every non-dose question as asked; a dose descent as its climb, mirrored
+    down = change(5, "dose", 40, 10)
+    c = canonical.option_scores(qs + [down])
+    for k in range(len(qs)):
+        assert c[k] == pytest.approx(f[k], abs=1e-4)
+    climb = forward.option_scores([reversed_change(down)])[0]
+    assert c[-1] == pytest.approx(list(reversed(climb)), abs=1e-4)
+    assert c[-1] != pytest.approx(forward.option_scores([down])[0], abs=1e-4)

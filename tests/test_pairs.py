@@ -106,6 +106,12 @@ def _params(tmp_path: Path, **pairs) -> params_mod.Params:
     return params_mod.from_dict(raw)
 
 
+def _reversing_params() -> params_mod.Params:
+    """Reversed dose pairs on (the default trains descents as climbs instead: sft.canonical_changes)."""
+    return params_mod.from_dict({"pairs": {"test_cutoff": "2024-01-01", "reverse_natural": ["dose", "dose_successive"]},
+                                 "sft": {"canonical_changes": False}})
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """Run the stage once on the hand-built registry (with the simulated-style truth)."""
@@ -114,7 +120,7 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pairs")
     reg = make_registry(tmp / "registry.duckdb", registry_rows())
     (tmp / "truth.json").write_text(json.dumps(truth_doc()))
-    report = stage.run(_params(tmp), registry=reg, truth_path=tmp / "truth.json", out_dir=tmp / "pairs",
+    report = stage.run(_reversing_params(), registry=reg, truth_path=tmp / "truth.json", out_dir=tmp / "pairs",
                        metrics_path=tmp / "metrics" / "pairs.json")
     rows = {s: [json.loads(line) for line in (tmp / "pairs" / f"{s}.jsonl").read_text().splitlines()]
             for s in ("train", "test")}
@@ -179,7 +185,7 @@ def test_answers_and_wording(built):
 
 
 def test_reversed_natural_pairs(built):
-    """pairs.reverse_natural (default: the dose kinds): each train-split dose pair is also asked
+    """pairs.reverse_natural (here: the dose kinds): each train-split dose pair is also asked
     backwards, as a change question only, its exact answer mirrored; the test split never is."""
     _, report, rows = built
     assert report["pairs"]["natural_reversed"] == {"dose_successive": 4}
@@ -256,7 +262,7 @@ def test_deterministic(built, tmp_path):
     from deepimagine.pairs import stage
 
     tmp, _, rows = built
-    stage.run(_params(tmp), registry=tmp / "registry.duckdb", truth_path=tmp / "truth.json", out_dir=tmp_path / "p",
+    stage.run(_reversing_params(), registry=tmp / "registry.duckdb", truth_path=tmp / "truth.json", out_dir=tmp_path / "p",
               metrics_path=tmp_path / "m.json")
     for s in ("train", "test"):
         assert (tmp_path / "p" / f"{s}.jsonl").read_bytes() == (tmp / "pairs" / f"{s}.jsonl").read_bytes()

@@ -151,6 +151,7 @@ def test_a_missing_key_is_an_error_not_a_hidden_default(tmp_path):
         ("evaluate.imagine_order=[dose, weather]", "evaluate.imagine_order[1]: 'weather' is not one of"),
         ("evaluate.imagine_k=0", "evaluate.imagine_k: must be > 0"),
         ("evaluate.imagine_k=8", "evaluate.imagine_k (8) cannot exceed pairs.anchor_k (7)"),
+        ("pairs.reverse_natural=[dose]", "pairs.reverse_natural ['dose'] asks dose pairs down the dose"),
         ("evaluate.max_llm_questions=0", "evaluate.max_llm_questions: must be >= 1"),
         ("evaluate.calibration_questions=-5", "evaluate.calibration_questions: must be >= 0"),
         ("evaluate.bootstrap=-1", "evaluate.bootstrap: must be >= 0"),

@@ -198,3 +198,60 @@ def test_a_change_asked_backwards_swaps_its_two_sides_and_mirrors_its_bins():
     assert reversed_change(_dose_change(None, None, factor="outcome_measure")) is None
     assert reversed_change(Question(**{**q.__dict__, "category": "direction", "options": ["a", "b", "c"],
                                        "answer_index": 0})) is None
+
+
+@pytest.mark.parametrize("anchor, target, descent", [
+    ({"value": 40, "unit": "mg"}, {"value": 10, "unit": "mg"}, True),       # x0.25
+    ({"value": 10, "unit": "mg"}, {"value": 40, "unit": "mg"}, False),      # a climb
+    ({"value": 10, "unit": "mg"}, {"value": 10, "unit": "mg"}, False),      # the same dose
+    ({"value": 10, "unit": "mg"}, None, True),                             # to placebo
+    (None, {"value": 10, "unit": "mg"}, False),                            # from placebo
+    ({"value": 10, "unit": "mg"}, {"value": 2, "unit": "mg/kg"}, False),   # another unit: no way known
+])
+def test_a_dose_descent_is_asked_as_its_climb(anchor, target, descent):
+    """``canonical_change``: a change down a dose becomes its reversal (the lower-dose state with the
+    same known result, the dose raised back; the answer mirrored), so a canonical operator only ever
+    reads climbs; every other question is asked as it is."""
+    from deepimagine.core.questions import canonical_change, is_dose_descent, render_prompt
+
+    q = _dose_change(anchor, target)
+    q.answer_index = 1                                            # lower
+    asked, flipped = canonical_change(q)
+    assert is_dose_descent(q) is descent and flipped is descent
+    if not descent:
+        assert asked is q
+        return
+    assert (asked.answer_index, asked.from_value, asked.to_value) == (3, "b", "a")
+    assert asked.context["anchor"]["dose"] == target and asked.context["target"]["dose"] == anchor
+    assert asked.context["anchor"]["result"] == {"value": 1.0}            # the known result stays
+    assert not is_dose_descent(asked) and canonical_change(asked)[0] is asked
+    if target:
+        assert "(dose up x4)" in render_prompt(asked)
+
+
+def test_only_a_dose_change_question_can_be_a_descent():
+    from deepimagine.core.questions import canonical_change, is_dose_descent
+
+    down = ({"value": 40, "unit": "mg"}, {"value": 10, "unit": "mg"})
+    for q in (_dose_change(*down, factor="arm"), _dose_change(*down, factor="time_point"),
+              Question(**{**_dose_change(*down).__dict__, "category": "direction", "options": ["a", "b", "c"],
+                          "answer_index": 0})):
+        assert not is_dose_descent(q) and canonical_change(q) == (q, False)
+
+
+def test_canonical_training_data_holds_no_dose_descent_and_no_trace_of_the_other_way():
+    """``sft.canonical_changes``: ``canonical_questions`` turns each descent into its climb and counts
+    them; a teacher trace written for the descent is not used for its climb (gold target instead)."""
+    from deepimagine.core.questions import is_dose_descent
+    from deepimagine.train.data import canonical_questions, sft_rows
+
+    down = _dose_change({"value": 40, "unit": "mg"}, {"value": 10, "unit": "mg"})
+    down.answer_index = 0                                          # much lower (outcome polarity unknown)
+    up = _dose_change({"value": 10, "unit": "mg"}, {"value": 40, "unit": "mg"})
+    up.id = "up"
+    turned, n = canonical_questions([down, up])
+    assert n == 1 and [q.id for q in turned] == ["q~reversed", "up"] and not any(map(is_dose_descent, turned))
+    assert turned[0].answer_index == 4
+    built = sft_rows(turned, {"q": "DECISION: (0.80, 0.05, 0.05, 0.05, 0.05)\nREASON: less drug"})
+    assert built.counts["from_trace"] == 0
+    assert built.rows[0]["completion"][0]["content"].startswith("DECISION: (0.05, 0.05, 0.05, 0.05, 0.80)")

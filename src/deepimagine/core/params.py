@@ -320,6 +320,7 @@ class SftParams:
     group_by_length: bool                 # batches of similar-length examples (less padding)
     operators: Literal["shared", "per_factor"]   # per_factor: + one LoRA operator per factor group
     operator_steps: int                   # per_factor: steps that specialise the shared adapter on each group
+    canonical_changes: bool               # operator questions down a dose trained as their climb (bins mirrored); SFT and GRPO
 
     def __post_init__(self) -> None:
         _positive("sft", lora_r=self.lora_r, lora_alpha=self.lora_alpha, learning_rate=self.learning_rate,
@@ -422,7 +423,7 @@ class EvaluateParams:
     ece_bins: int
     calibration_questions: Optional[int]   # likelihood decisions: temperature fitted on this many train questions (0/null: off)
     comparisons: list[str]                 # paired bootstrap differences "A vs B"; absent predictors are skipped
-    operator_readout: Literal["forward", "antisymmetric"]   # antisymmetric: each operator question also asked backwards, bins mirrored and averaged
+    operator_readout: Literal["forward", "antisymmetric", "canonical"]   # antisymmetric: each operator question also asked backwards, bins mirrored and averaged; canonical: a dose descent asked as its climb
 
     def sample_size(self, benchmark: str) -> Optional[int]:
         """LLM-scored questions of ``benchmark`` (the local benchmark is 'test')."""
@@ -474,6 +475,11 @@ class Params:
         if self.evaluate.imagine_k > self.pairs.anchor_k:
             raise ParamsError(f"evaluate.imagine_k ({self.evaluate.imagine_k}) cannot exceed pairs.anchor_k "
                               f"({self.pairs.anchor_k}), the anchors retrieved per arm")
+        doubled = sorted(set(self.pairs.reverse_natural) & {"dose", "dose_successive"})
+        if self.sft.canonical_changes and doubled:
+            raise ParamsError(f"pairs.reverse_natural {doubled} asks dose pairs down the dose, and sft.canonical_changes "
+                              "turns every descent back into its climb: each pair would be trained twice. Set "
+                              "pairs.reverse_natural to [] or sft.canonical_changes to false")
 
 
 # ---------------------------------------------------------------- validation

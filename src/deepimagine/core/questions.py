@@ -430,3 +430,33 @@ def reversed_change(q: Question) -> Optional[Question]:
                    answer_index=n - 1 - q.answer_index,
                    expected_effect=None if q.expected_effect is None else -q.expected_effect,
                    meta={**(q.meta or {}), "reversed": True})
+
+
+def _has_dose(dose: dict | None) -> bool:
+    return bool(dose) and dose.get("value") is not None
+
+
+def is_dose_descent(q: Question) -> bool:
+    """A dose change that goes down: to a lower dose of one unit (ratio < 1), or from a dosed arm
+    to one without a dose (placebo). False for every other question, and for a change between
+    doses of different units (no way is known)."""
+    c = q.context or {}
+    if q.category != "change" or q.factor != "dose" or not c.get("anchor") or not c.get("target"):
+        return False
+    a, t = c["anchor"].get("dose"), c["target"].get("dose")
+    ratio = dose_ratio(a, t)
+    return ratio < 1 if ratio is not None else _has_dose(a) and not _has_dose(t)
+
+
+def canonical_change(q: Question) -> tuple[Question, bool]:
+    """(the question as the operator is asked it, whether it was turned round): a dose descent is
+    asked as its climb (``reversed_change``: the lower-dose state, the same known result, the dose
+    raised back; bins mirrored), every other question as it is. An operator trained and read this
+    way never has to read which way a dose moves, which the tiny operator did not learn from the
+    'up' / 'down' word (``sft.canonical_changes``, ``evaluate.operator_readout: canonical``)."""
+    if is_dose_descent(q):
+        back = reversed_change(q)
+        if back is not None:
+            return back, True
+    return q, False
+

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 from ..core import io
 from ..core.base_model import resolve_base_path
-from ..core.questions import (Question, format_answer, from_display, one_hot, parse_answer, parse_decision, render_messages,
+from ..core.questions import (Question, canonical_change, format_answer, from_display, one_hot, parse_answer, parse_decision, render_messages,
                               reversed_change)
 from ..core.states import FACTOR_GROUP
 
@@ -259,9 +259,15 @@ class LLMPredictor:
         """Log-likelihood of each option's canonical DECISION line after each question's prompt
         (batched per adapter). With ``evaluate.operator_readout: antisymmetric`` an operator question
         that can be asked backwards (``reversed_change``) scores each bin as the mean of its forward
-        log-likelihood and the mirrored bin's backward one."""
+        log-likelihood and the mirrored bin's backward one. With ``canonical`` a dose descent is
+        scored as its climb (``canonical_change``), its bins mirrored back."""
         questions = list(questions)
-        if self.params.evaluate.operator_readout != "antisymmetric":
+        readout = self.params.evaluate.operator_readout
+        if readout == "canonical":
+            asked = [canonical_change(q) for q in questions]
+            scores = self._option_scores([a for a, _ in asked])
+            return [list(reversed(sc)) if flipped else sc for sc, (_, flipped) in zip(scores, asked)]
+        if readout != "antisymmetric":
             return self._option_scores(questions)
         backwards = [reversed_change(q) for q in questions]
         extra = [b for b in backwards if b is not None]

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..core import io
-from ..core.questions import Question, answer_text, display_index, display_order, one_hot, parse_answer, render_messages
+from ..core.questions import (Question, answer_text, canonical_change, display_index, display_order, one_hot, parse_answer,
+                              render_messages)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,19 @@ def operator_first(questions: list[Question], cap: Optional[int], seed: int, bal
         return [q for q in ops if id(q) in keep]
     picked = set(id(q) for q in rng.sample(rest, cap - len(ops)))
     return ops + [q for q in rest if id(q) in picked]
+
+
+def canonical_questions(questions: Iterable[Question]) -> tuple[list[Question], int]:
+    """(the questions with every dose descent turned into its climb, how many were turned):
+    ``sft.canonical_changes``, so that training asks what ``evaluate.operator_readout: canonical``
+    asks. A turned question gets a new id (``~reversed``), so a teacher trace of the original
+    direction is never paired with it (its target is the gold answer)."""
+    out, turned = [], 0
+    for q in questions:
+        q, flipped = canonical_change(q)
+        out.append(q)
+        turned += flipped
+    return out, turned
 
 
 @dataclass

@@ -54,8 +54,11 @@ def build_prompts(params: Params, train_file: Path = data.TRAIN_FILE) -> tuple[l
         questions = data.load_questions(train_file, source=source)
     if not questions:
         raise ValueError(f"{train_file} has no questions for GRPO")
+    turned = 0
+    if params.sft.canonical_changes:      # the policy is the SFT operator: asked as it was trained
+        questions, turned = data.canonical_questions(questions)
     rows = data.rl_rows(questions, params.rl.max_prompts, params.seed)
-    counts = {"source": source, "questions": len(questions), "prompts": len(rows)}
+    counts = {"source": source, "questions": len(questions), "prompts": len(rows), "dose_descents_turned": turned}
     log.info("GRPO prompts: %s", counts)
     return rows, counts
 
@@ -123,7 +126,8 @@ def make_trainer(params: Params, base_path: str, sft_dir: Path, rows: Sequence[d
 
 
 def run_fingerprint(params: Params, base_path: str, sft_dir: Path, train_file: Path) -> str:
-    return common.fingerprint(stage="rl", seed=params.seed, rl=params.rl, dtype=params.model.dtype, base=base_path,
+    return common.fingerprint(stage="rl", seed=params.seed, rl=params.rl, canonical=params.sft.canonical_changes,
+                              dtype=params.model.dtype, base=base_path,
                               sft=common.file_digest(Path(sft_dir) / "adapter_model.safetensors"),
                               train=common.file_digest(train_file))
 
