@@ -44,7 +44,7 @@ def test_grpo_from_sft_adapter_trains_lora_only(sft_workspace, monkeypatch):
     params.rl.rewards = ["correctness", "format", "length"]
     params.rl.reward_weights = [1.0, 0.2, 1.0]
     rows, counts = rl.build_prompts(params)
-    assert counts == {"source": "approximate", "questions": 16, "prompts": 8}
+    assert counts == {"source": "approximate", "questions": 16, "prompts": 8, "dose_descents_turned": 0}
     assert {"prompt", "answer_index", "options"} <= set(rows[0])
 
     # the policy starts from the SFT adapter, and only the LoRA weights are trainable
