@@ -108,6 +108,27 @@ def test_mixture_of_paths():
     assert m == pytest.approx(2.5) and v == pytest.approx((1 + 3 * 10) / 4 - 2.5 ** 2)
 
 
+def test_precision_weights_are_one_over_each_paths_variance_with_its_anchor_size_as_floor():
+    """imagine_weights: precision: a chain weighs 1 / (imagined variance + scale^2 / n of its start);
+    paired trials weigh 1 / (the difference's variance + both starts' sampling variances)."""
+    a = im.Chain("q", "x", {"n": 100}, [], 2.0, False, 1.0, 1.0, 0.0)     # no step: variance 0, floor 4 / 100
+    b = im.Chain("q", "x", {"n": 25}, [], 2.0, False, 1.0, 3.0, 0.36)     # a step: 0.36 + 4 / 25
+    wa, wb = 1 / 0.04, 1 / (0.36 + 0.16)
+    m, v = im.mixture([a, b], "pooled", precision=True)
+    assert m == pytest.approx((wa * 1.0 + wb * 3.0) / (wa + wb))
+    assert im.mixture([a, b], "pooled") == im.combine([1.0, 3.0], [0.0, 0.36], [1.0, 1.0], "pooled")
+    assert im.sampling_var(im.Chain("q", "x", {}, [], 2.0, False)) == 4.0            # n not posted: 1
+    # two trial-paired anchors: trial 0 without steps, trial 1 with one unshared step on the drug arm
+    drug = [im.Chain("q", "d", {"n": 50}, [], 1.0, False, 1.0, 2.0, 0.0, pair=0),
+            im.Chain("q", "d", {"n": 50}, [], 1.0, False, 1.0, 4.0, 0.5, pair=1)]
+    pbo = [im.Chain("q", "p", {"n": 50}, [], 1.0, False, 1.0, 1.0, 0.0, pair=0),
+           im.Chain("q", "p", {"n": 50}, [], 1.0, False, 1.0, 1.0, 0.0, pair=1)]
+    w0, w1 = 1 / (0.0 + 0.02 + 0.02), 1 / (0.5 + 0.02 + 0.02)
+    d, _ = im.paired_difference(drug, pbo, "pooled", precision=True)
+    assert d == pytest.approx((w0 * 1.0 + w1 * 3.0) / (w0 + w1))
+    assert im.paired_difference(drug, pbo, "pooled")[0] == pytest.approx(2.0)
+
+
 def test_pooled_paths_are_k_estimates_of_one_target():
     """pooled: weighted mean; variance sum(w^2 v) / (sum w)^2 + between-path spread / k."""
     m, v = im.combine([1.0, 3.0], [1.0, 3.0], [1.0, 1.0], "pooled")

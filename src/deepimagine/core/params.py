@@ -411,7 +411,7 @@ class EvaluateParams:
     predictors: list[str]                  # PREDICTORS; an LLM alone runs every mode, 'sft/imagine' one
     modes: list[Literal[MODES]]
     imagine_k: int
-    imagine_weights: Literal["uniform", "similarity"]   # mixture weights of the k paths
+    imagine_weights: Literal["uniform", "similarity", "precision"]   # weights of the k paths (precision: 1 / their variance)
     imagine_order: list[Literal[FACTORS]]
     imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
     imagine_aggregate: Literal["pooled", "mixture"]   # the k paths: k estimates of one target | a mixture

@@ -42,7 +42,7 @@ class Settings:
     edges_rel: Sequence[float] = (-0.3, -0.05, 0.05, 0.3)
     k: int = 3
     order: Sequence[str] = FACTOR_ORDER
-    weights: str = "uniform"          # uniform | similarity
+    weights: str = "uniform"          # uniform | similarity | precision (1 / each path's variance)
     alpha_z: float = Z_ALPHA
     pairing: str = "trial"            # trial: two compared arms start from the two arms of one anchor trial | none
     aggregate: str = "pooled"         # pooled: the k paths as k estimates of one target | mixture
@@ -224,13 +224,24 @@ def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings, key:
     chain.step_vars.append((key, var * chain.scale ** 2))
 
 
-def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain], how: str = "mixture") -> Optional[tuple[float, float]]:
+def sampling_var(c: Chain) -> float:
+    """The sampling variance of a chain's start: its anchor's posted result, scale^2 / n (n = 1
+    when not posted). The floor of the path's variance under ``precision`` weights, so that a path
+    of no imagined step (the retrieval control's every path) weighs by its anchor's size."""
+    n = finite_or_none(c.start.get("n"))
+    return c.scale ** 2 / max(n or 1.0, 1.0)
+
+
+def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain], how: str = "mixture",
+                      precision: bool = False) -> Optional[tuple[float, float]]:
     """(mean, variance) of arm a's result minus arm b's over trial-paired chains (``Chain.pair``):
     each anchor trial's imagined difference, combined over the trials as ``how`` says
     (``combine``). Within one trial, a step
     that makes the same change on both chains (same factor, from and to: a region, population,
     phase or time-frame step) is taken to err alike on both arms, so its uncertainty enters the
-    difference once per arm minus twice the covariance sqrt(v_a v_b). None when unpaired."""
+    difference once per arm minus twice the covariance sqrt(v_a v_b). With ``precision`` each
+    trial's difference weighs 1 / (its imagined variance + both starts' sampling variances)
+    instead of the chains' weights. None when unpaired."""
     pa, pb = {c.pair: c for c in ca if c.pair is not None}, {c.pair: c for c in cb if c.pair is not None}
     common = sorted(set(pa) & set(pb))
     if not common or len(common) != len(ca) or len(common) != len(cb):
@@ -242,7 +253,7 @@ def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain], how: str = "mixt
         cov = sum(math.sqrt(max(v, 0.0) * max(vb[k], 0.0)) for k, v in a.step_vars if k and k in vb)
         ds.append(a.mean - b.mean)
         vs.append(max(a.var + b.var - 2.0 * cov, 0.0))
-        ws.append((a.weight + b.weight) / 2)
+        ws.append(1.0 / (vs[-1] + sampling_var(a) + sampling_var(b)) if precision else (a.weight + b.weight) / 2)
     return combine(ds, vs, ws, how)
 
 
@@ -266,35 +277,38 @@ def combine(means: Sequence[float], variances: Sequence[float], weights: Sequenc
     raise ValueError(f"unknown aggregation {how!r} (pooled | mixture)")
 
 
-def mixture(chains: Sequence[Chain], how: str = "mixture") -> tuple[float, float]:
-    """Mean and variance of the chains' beliefs combined as ``how`` says (``combine``)."""
-    return combine([c.mean for c in chains], [c.var for c in chains], [c.weight for c in chains], how)
+def mixture(chains: Sequence[Chain], how: str = "mixture", precision: bool = False) -> tuple[float, float]:
+    """Mean and variance of the chains' beliefs combined as ``how`` says (``combine``); with
+    ``precision`` each chain weighs 1 / (its imagined variance + its start's sampling variance)."""
+    weights = [1.0 / (c.var + sampling_var(c)) if precision else c.weight for c in chains]
+    return combine([c.mean for c in chains], [c.var for c in chains], weights, how)
 
 
 # ---------------------------------------------------------------- the chains' answer (option probabilities: answers.py)
 
 
-def arm_beliefs(chains: Sequence[Chain], how: str = "mixture") -> dict[str, tuple[float, float, float]]:
+def arm_beliefs(chains: Sequence[Chain], how: str = "mixture", precision: bool = False) -> dict[str, tuple[float, float, float]]:
     """arm -> (mean, variance, SD of one participant's result) from its chains."""
     out = {}
     for arm in sorted({c.arm for c in chains}):
         cs = [c for c in chains if c.arm == arm]
-        m, v = mixture(cs, how)
+        m, v = mixture(cs, how, precision)
         sds = [c.scale for c in cs if not c.relative]
         out[arm] = (m, v, sum(sds) / len(sds) if sds else max(abs(m), MIN_SD))
     return out
 
 
 def answer_probs(q: Question, chains: Sequence[Chain], s: Settings) -> list[float]:
+    precision = s.weights == "precision"
     if q.source == "ct_open":
         differences = {}
         for g, (a, b) in enumerate(compared_arms(q)):
             d = paired_difference([c for c in chains if c.arm == a and c.group == g],
-                                  [c for c in chains if c.arm == b and c.group == g], s.aggregate)
+                                  [c for c in chains if c.arm == b and c.group == g], s.aggregate, precision)
             if d is not None:
                 differences[(a, b)] = d
-        return ct_format_answer(q, arm_beliefs(chains, s.aggregate), s, differences)
-    m, v = mixture(chains, s.aggregate)
+        return ct_format_answer(q, arm_beliefs(chains, s.aggregate, precision), s, differences)
+    m, v = mixture(chains, s.aggregate, precision)
     return local_answer(q, m, v, s)
 
 
