@@ -18,8 +18,8 @@ from typing import Optional, Sequence
 
 from ..core import io
 from ..core.base_model import resolve_base_path
-from ..core.questions import (Question, canonical_change, format_answer, from_display, one_hot, parse_answer, parse_decision, render_messages,
-                              reversed_change)
+from ..core.questions import (Question, canonical_change, format_answer, from_display, one_hot, parse_answer, parse_decision,
+                              render_messages, reversed_change)
 from ..core.states import FACTOR_GROUP
 
 from .prediction import Prediction

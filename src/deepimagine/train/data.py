@@ -98,11 +98,13 @@ def operator_first(questions: list[Question], cap: Optional[int], seed: int, bal
     return ops + [q for q in rest if id(q) in picked]
 
 
-def canonical_questions(questions: Iterable[Question]) -> tuple[list[Question], int]:
-    """(the questions with every dose descent turned into its climb, how many were turned):
-    ``sft.canonical_changes``, so that training asks what ``evaluate.operator_readout: canonical``
-    asks. A turned question gets a new id (``~reversed``), so a teacher trace of the original
-    direction is never paired with it (its target is the gold answer)."""
+def canonical_questions(questions: Iterable[Question], enabled: bool = True) -> tuple[list[Question], int]:
+    """(the questions with every dose descent turned into its climb, how many were turned), when
+    ``enabled`` (``sft.canonical_changes``), so that training asks what ``evaluate.operator_readout:
+    canonical`` asks. A turned question gets a new id (``~reversed``), so a teacher trace of the
+    original direction is never paired with it (its target is the gold answer)."""
+    if not enabled:
+        return list(questions), 0
     out, turned = [], 0
     for q in questions:
         q, flipped = canonical_change(q)

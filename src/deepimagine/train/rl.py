@@ -54,9 +54,8 @@ def build_prompts(params: Params, train_file: Path = data.TRAIN_FILE) -> tuple[l
         questions = data.load_questions(train_file, source=source)
     if not questions:
         raise ValueError(f"{train_file} has no questions for GRPO")
-    turned = 0
-    if params.sft.canonical_changes:      # the policy is the SFT operator: asked as it was trained
-        questions, turned = data.canonical_questions(questions)
+    # the policy is the SFT operator: asked as it was trained
+    questions, turned = data.canonical_questions(questions, params.sft.canonical_changes)
     rows = data.rl_rows(questions, params.rl.max_prompts, params.seed)
     counts = {"source": source, "questions": len(questions), "prompts": len(rows), "dose_descents_turned": turned}
     log.info("GRPO prompts: %s", counts)

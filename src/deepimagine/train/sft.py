@@ -41,9 +41,7 @@ def build_examples(params: Params, tokenizer, train_file: Path = data.TRAIN_FILE
     imagined_file = Path(traces_file).parent / "imagined.jsonl"
     if sp.imagined_steps and imagined_file.exists():
         questions += data.load_questions(imagined_file)
-    turned = 0
-    if sp.canonical_changes:
-        questions, turned = data.canonical_questions(questions)
+    questions, turned = data.canonical_questions(questions, sp.canonical_changes)
     questions = data.operator_first(questions, sp.max_examples, params.seed, sp.balance_bins)
     built = data.sft_rows(questions, data.load_traces(traces_file), sp.max_reason_chars, None, params.seed)
     rows, too_long = [], 0
