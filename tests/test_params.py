@@ -34,11 +34,20 @@ def test_repo_params_validate_and_match_dataclass_defaults_shape():
         ("seeed=1", "unknown parameter 'seeed'"),
         ("data.ctgov.page_sise=10", "did you mean 'page_size'"),
         ("evaluate.comparisons=[sft/direct minus base/direct]", "evaluate.comparisons: 'sft/direct minus base/direct'"),
+        ("sft.factor_weights={drug: 2}", "sft.factor_weights: unknown factor 'drug'"),
+        ("sft.factor_weights={arm: 0}", "sft.factor_weights.arm must be > 0"),
+        ("sft.factor_weights={arm: many}", "sft.factor_weights.arm: expected a number"),
+        ("sft.factor_weights=[arm]", "sft.factor_weights: expected a mapping"),
     ],
 )
 def test_bad_key_or_type_names_the_key(override, message):
     with pytest.raises(P.ParamsError, match=message.replace("(", r"\(").replace("[", r"\[")):
         P.load(ROOT / "params.yaml", [override])
+
+
+def test_factor_weights_are_a_mapping_of_factor_to_weight():
+    params = P.load(ROOT / "params.yaml", ["sft.factor_weights={arm: 4, region: 0.25}"])
+    assert params.sft.factor_weights == {"arm": 4.0, "region": 0.25}
 
 
 def test_dates_and_nulls_from_dvc_set_param():

@@ -138,3 +138,50 @@ def test_length_grouped_batches_follow_the_param(tmp_path):
     on = sft_config(params_mod.from_dict({"sft": {"group_by_length": True}}), tmp_path)
     off = sft_config(params_mod.from_dict({"sft": {"group_by_length": False}}), tmp_path)
     assert (on.train_sampling_strategy, off.train_sampling_strategy) == ("group_by_length", "random")
+
+
+def test_train_embeddings_trains_and_saves_the_input_embeddings_with_the_adapter(workspace, monkeypatch):
+    """sft.train_embeddings: the embedding matrix is trained (PEFT modules_to_save), saved in the
+    adapter file, and the merged copy that scores for evaluation reads exactly what training saw
+    (the LoRA-wrapped model's logits; the output head stays the base's, as it was in training)."""
+    import copy
+
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from deepimagine.core.generate import Generator
+    from deepimagine.train import sft
+
+    monkeypatch.chdir(workspace)
+    assert sft.lora_config(tiny_params(train_embeddings=False)).modules_to_save is None
+    out = workspace / "sft-emb"
+    sft.train(tiny_params(max_steps=3, train_embeddings=True), out_dir=out, metrics_dir=workspace / "metrics-emb",
+              checkpoint_dir=workspace / "ck-emb")
+    saved = load_file(str(out / "adapter_model.safetensors"))
+    embedding = [v for k, v in saved.items() if "embed_tokens" in k]
+    base = AutoModelForCausalLM.from_pretrained("models/base")
+    original = base.get_input_embeddings().weight.detach().clone()
+    assert len(embedding) == 1 and embedding[0].shape == original.shape
+    assert not torch.equal(embedding[0], original)                  # trained ...
+    assert torch.equal(AutoModelForCausalLM.from_pretrained("models/base").get_input_embeddings().weight, original)
+    ids = torch.tensor([[5, 100, 200, 300, 17]])
+    with torch.no_grad():
+        wrapped = PeftModel.from_pretrained(copy.deepcopy(base), str(out)).eval()(input_ids=ids).logits
+        merged = Generator("models/base", adapters={"default": str(out)}, backend="transformers").backend.merged["default"]
+        assert torch.equal(merged.get_input_embeddings().weight, embedding[0])   # ... and used at evaluation
+        assert torch.equal(merged.lm_head.weight, original)
+        assert torch.allclose(merged(input_ids=ids).logits, wrapped, atol=1e-4)
+
+
+def test_vllm_refuses_an_adapter_with_trained_embeddings(tmp_path, monkeypatch):
+    """vLLM's LoRA serves no modules_to_save: a clear error instead of silently dropping the embeddings."""
+    from deepimagine.core import generate
+
+    adapter = tmp_path / "sft"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 4, "modules_to_save": ["embed_tokens"]}))
+    monkeypatch.setattr(generate, "choose_backend", lambda backend="auto": "vllm")
+    with pytest.raises(ValueError, match="train_embeddings"):
+        generate.Generator("models/base", adapters={"default": str(adapter)}, backend="vllm")
+    assert generate.adapter_modules_to_save(str(adapter)) == ["embed_tokens"]

@@ -41,3 +41,25 @@ def test_balanced_operator_selection_weighs_each_source_alike():
     assert 0.35 < share <= 0.5
     plain = Counter(x.source for x in operator_first(pool, 200, seed=0, balance=False))["synthetic"] / 200
     assert plain < 0.2
+
+
+def test_factor_weights_shift_the_operator_selection_and_default_to_none():
+    """sft.factor_weights: 500 arm and 500 region operator questions, a cap of 200: arm weighted 4
+    and region 0.25 fill ~16 times as much of the cap as region does; no weights (the default {})
+    select exactly what the plain balanced selection does."""
+    from collections import Counter
+
+    from deepimagine.core.questions import CHANGE_OPTIONS, Question
+    from deepimagine.train.data import operator_first
+
+    def q(i, factor):
+        return Question(id=f"{factor}{i}", source="synthetic", kind=factor, category="change", split="train",
+                        nct_ids=["N"], factor=factor, from_value="a", to_value="b", options=list(CHANGE_OPTIONS),
+                        answer_index=i % 5)
+
+    pool = [q(i, "arm") for i in range(500)] + [q(i, "region") for i in range(500)]
+    weighted = Counter(x.factor for x in operator_first(pool, 200, 0, True, {"arm": 4.0, "region": 0.25}))
+    assert weighted["arm"] + weighted["region"] == 200 and weighted["arm"] > 180
+    even = Counter(x.factor for x in operator_first(pool, 200, 0, True, {}))
+    assert 70 < even["arm"] < 130
+    assert [x.id for x in operator_first(pool, 200, 0, True, {})] == [x.id for x in operator_first(pool, 200, 0, True)]

@@ -127,6 +127,11 @@ def adapter_rank(path: str) -> int:
     return int(json.loads((Path(path) / "adapter_config.json").read_text()).get("r", 16))
 
 
+def adapter_modules_to_save(path: str) -> list[str]:
+    """The modules an adapter saves whole (PEFT ``modules_to_save``, e.g. sft.train_embeddings)."""
+    return list(json.loads((Path(path) / "adapter_config.json").read_text()).get("modules_to_save") or [])
+
+
 def lora_rank_bucket(rank: int) -> int:
     """The smallest vLLM max_lora_rank that holds ``rank``."""
     for r in VLLM_LORA_RANKS:
@@ -484,6 +489,11 @@ class Generator:
                 if not (Path(path) / "adapter_config.json").exists():
                     raise FileNotFoundError(f"adapter {name!r}: {path} holds no PEFT adapter (adapter_config.json)")
             if self.backend_name == "vllm":
+                trained_whole = [n for n, p in self.adapters.items() if adapter_modules_to_save(p)]
+                if trained_whole:
+                    raise ValueError(f"adapters {trained_whole} carry fully trained modules (sft.train_embeddings), which "
+                                     "vLLM's LoRA does not serve: use the transformers backend, or train with "
+                                     "sft.train_embeddings: false")
                 self.backend = VllmBackend(model_path, self.adapters, dtype=dtype, seed=seed, max_loras=max_loras,
                                            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len)
             else:

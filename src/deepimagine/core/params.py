@@ -296,6 +296,11 @@ class ModelParams:
                               f"model.tiny_heads ({self.tiny_heads})")
 
 
+# the factors of operator ('change') training questions (core.states.FACTOR_GROUP's keys)
+OPERATOR_FACTORS = ("arm", "comparator", "intervention", "dose", "outcome_measure", "time_point", "time_frame",
+                    "region", "population", "phase")
+
+
 @dataclass
 class SftParams:
     lora_r: int
@@ -321,6 +326,8 @@ class SftParams:
     operators: Literal["shared", "per_factor"]   # per_factor: + one LoRA operator per factor group
     operator_steps: int                   # per_factor: steps that specialise the shared adapter on each group
     canonical_changes: bool               # operator questions down a dose trained as their climb (bins mirrored); SFT and GRPO
+    factor_weights: dict[str, float]      # operator questions' sampling weight per factor under max_examples (absent: 1)
+    train_embeddings: bool                # the input embeddings trained in full beside the LoRA (PEFT modules_to_save): the tiny model's drug names
 
     def __post_init__(self) -> None:
         _positive("sft", lora_r=self.lora_r, lora_alpha=self.lora_alpha, learning_rate=self.learning_rate,
@@ -328,6 +335,13 @@ class SftParams:
                   grad_accum=self.grad_accum, save_steps=self.save_steps, logging_steps=self.logging_steps)
         _at_least("sft", 1, max_examples=self.max_examples, max_steps=self.max_steps)
         _at_least("sft", 0, max_reason_chars=self.max_reason_chars, operator_steps=self.operator_steps)
+        unknown = sorted(set(self.factor_weights) - set(OPERATOR_FACTORS))
+        if unknown:
+            raise ParamsError(f"sft.factor_weights: unknown factor {unknown[0]!r} (operator question factors: "
+                              f"{', '.join(OPERATOR_FACTORS)})")
+        bad = sorted(k for k, w in self.factor_weights.items() if not w > 0)
+        if bad:
+            raise ParamsError(f"sft.factor_weights.{bad[0]} must be > 0 (leave a factor out for weight 1)")
         _within("sft", "lora_dropout", self.lora_dropout, 0, 1, high_open=True)
         _within("sft", "warmup_ratio", self.warmup_ratio, 0, 1, high_open=True)
 
@@ -508,6 +522,10 @@ def _check(value: Any, tp: Any, key: str) -> Any:
         if value not in args:
             raise ParamsError(f"{key}: {value!r} is not one of {list(args)}")
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}")
+        return {_check(k, args[0], f"{key} key"): _check(v, args[1], f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise ParamsError(f"{key}: expected a list, got {type(value).__name__} {value!r}")

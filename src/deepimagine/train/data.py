@@ -73,23 +73,29 @@ def trace_completion(q: Question, trace: str, max_reason_chars: int = 0) -> Opti
     return answer_text(q, parsed.probs, shorten(parsed.reason or gold_reason(q), max_reason_chars))
 
 
-def operator_first(questions: list[Question], cap: Optional[int], seed: int, balance: bool = False) -> list[Question]:
+def operator_first(questions: list[Question], cap: Optional[int], seed: int, balance: bool = False,
+                   factor_weights: Optional[dict[str, float]] = None) -> list[Question]:
     """Under a ``cap``, the local-operator ('change') questions first, every one when the cap allows,
     then a seeded sample of the others; file order kept within each group. With ``balance``, the
     operator questions are sampled with weights 1 / (count of their (source, answer bin)), so the
     rare 'much lower' / 'much higher' changes are not drowned by 'about the same', and the
     teacher-imagined cross-trial steps (source 'synthetic', what an imagining chain asks) weigh as
-    much as the within-trial natural pairs however many of either there are."""
+    much as the within-trial natural pairs however many of either there are. ``factor_weights``
+    (``sft.factor_weights``) multiplies an operator question's weight by its factor's entry
+    (absent: 1), e.g. more drug changes and fewer context steps."""
     if cap is None or len(questions) <= cap:
         return list(questions)
     rng = random.Random(seed)
     ops = [q for q in questions if q.category == "change"]
     rest = [q for q in questions if q.category != "change"]
     if len(ops) >= cap:
-        if balance:
-            freq = Counter((q.source, q.answer_index) for q in ops)
-            # weighted sampling without replacement (Efraimidis-Spirakis keys u^(1/w))
-            keyed = sorted(ops, key=lambda q: -rng.random() ** freq[(q.source, q.answer_index)])
+        if balance or factor_weights:
+            freq = Counter((q.source, q.answer_index) for q in ops) if balance else Counter()
+            weights = factor_weights or {}
+            # weighted sampling without replacement (Efraimidis-Spirakis keys u^(1/w)),
+            # w = factor weight / count of the question's (source, answer bin)
+            keyed = sorted(ops, key=lambda q: -rng.random() ** (freq.get((q.source, q.answer_index), 1)
+                                                                / weights.get(q.factor, 1.0)))
             keep = set(id(q) for q in keyed[:cap])
         else:
             keep = set(id(q) for q in rng.sample(ops, cap))

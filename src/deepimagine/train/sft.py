@@ -28,6 +28,7 @@ MODULE = "deepimagine.train.sft"
 OUT_DIR = io.MODELS_DIR / "sft"
 METRICS_DIR = io.METRICS_DIR / "sft"
 CHECKPOINT_DIR = common.CHECKPOINTS_DIR / "sft"
+EMBEDDING_MODULES = ("embed_tokens",)   # sft.train_embeddings: the input embeddings of Qwen-style models
 
 
 def build_examples(params: Params, tokenizer, train_file: Path = data.TRAIN_FILE,
@@ -42,7 +43,7 @@ def build_examples(params: Params, tokenizer, train_file: Path = data.TRAIN_FILE
     if sp.imagined_steps and imagined_file.exists():
         questions += data.load_questions(imagined_file)
     questions, turned = data.canonical_questions(questions, sp.canonical_changes)
-    questions = data.operator_first(questions, sp.max_examples, params.seed, sp.balance_bins)
+    questions = data.operator_first(questions, sp.max_examples, params.seed, sp.balance_bins, sp.factor_weights)
     built = data.sft_rows(questions, data.load_traces(traces_file), sp.max_reason_chars, None, params.seed)
     rows, too_long = [], 0
     for row in built.rows:
@@ -63,8 +64,14 @@ def lora_config(params: Params):
     from peft import LoraConfig
 
     sp = params.sft
+    # sft.train_embeddings: the input embedding matrix is trained in full and saved with the adapter
+    # (PEFT ``modules_to_save``). The tiny base meets each invented drug name as one rarely seen
+    # token whose embedding pre-training barely moved; a LoRA on the linear layers alone cannot
+    # give it a potency (README, Results: the drug -> drug steps). A pre-trained 9B knows its drug
+    # names (real profile: false; vLLM serves no modules_to_save).
+    extra = {"modules_to_save": list(EMBEDDING_MODULES)} if sp.train_embeddings else {}
     return LoraConfig(r=sp.lora_r, lora_alpha=sp.lora_alpha, lora_dropout=sp.lora_dropout,
-                      target_modules=sp.target_modules, task_type="CAUSAL_LM")
+                      target_modules=sp.target_modules, task_type="CAUSAL_LM", **extra)
 
 
 def sft_config(params: Params, output_dir: Path):
