@@ -47,10 +47,13 @@ def test_grpo_from_sft_adapter_trains_lora_only(sft_workspace, monkeypatch):
     assert counts == {"source": "approximate", "questions": 16, "prompts": 8, "dose_descents_turned": 0}
     assert {"prompt", "answer_index", "options"} <= set(rows[0])
 
-    # the policy starts from the SFT adapter, and only the LoRA weights are trainable
+    # the policy starts from the SFT adapter, and only the adapter's weights are trainable: the LoRA
+    # matrices and, with sft.train_embeddings (the default), the adapter's own copy of the embeddings
     policy = rl.load_policy("models/base", io.MODELS_DIR / "sft")
     trainable = [n for n, p in policy.named_parameters() if p.requires_grad]
-    assert trainable and all("lora_" in n for n in trainable)
+    assert trainable and all("lora_" in n or "modules_to_save" in n for n in trainable)
+    assert params.sft.train_embeddings == any("embed_tokens.modules_to_save" in n for n in trainable)
+    assert not any("original_module" in n for n in trainable)
 
     rl.run(params)
     out = sft_workspace / "models/rl"
@@ -71,8 +74,9 @@ def test_grpo_from_sft_adapter_trains_lora_only(sft_workspace, monkeypatch):
     base = AutoModelForCausalLM.from_pretrained("models/base").state_dict()
     tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("models/base"), str(out)).state_dict()
     for k, v in tuned.items():
-        if "base_layer" in k:
-            assert torch.equal(v, base[k.replace("base_model.model.", "").replace(".base_layer", "")])
+        if "base_layer" in k or "original_module" in k:
+            plain = k.replace("base_model.model.", "").replace(".base_layer", "").replace(".original_module", "")
+            assert torch.equal(v, base[plain])
 
 
 def test_grpo_falls_back_to_natural_prompts(tmp_path, monkeypatch):
