@@ -143,6 +143,29 @@ def test_operator_steps_use_their_factor_groups_calibration():
     assert LLMPredictor.operator_calibration(local, ts) == (0.5, [0, 0, 0, 0, 0])
 
 
+def test_arm_steps_with_a_placebo_are_calibrated_apart_from_drug_to_drug_steps():
+    """A step to or from a placebo ('Matching Placebo' as natural pairs name it, 'placebo' as
+    chains do) takes the 'arm_placebo' fit; a drug -> drug step the 'arm' fit; other factors keep
+    their group."""
+    from deepimagine.core.questions import CHANGE_OPTIONS, Question
+    from deepimagine.evaluate.llm import calibration_group
+
+    def q(factor, a, b):
+        return Question(id=f"{a}-{b}", source="synthetic", kind="arm", category="change", split="train", nct_ids=["N"],
+                        factor=factor, from_value=a, to_value=b, options=list(CHANGE_OPTIONS), answer_index=2)
+
+    assert calibration_group(q("arm", "Zumimiplumab 150 mg", "Piraveplumab 300 mg")) == "arm"
+    assert calibration_group(q("arm", "placebo", "Piraveplumab 300 mg")) == "arm_placebo"
+    assert calibration_group(q("arm", "Sotaratamine 28 mg", "Matching Placebo")) == "arm_placebo"
+    assert calibration_group(q("dose", "1 mg", "2 mg")) == "dose"
+    assert calibration_group(q("region", "Europe", "Asia")) == "context"
+    ts = {"operator_temperature": 2.0, "operator_bias": [0, 0, 0, 0, 0],
+          "operator_groups": {"retrieved/arm": {"temperature": 3.0, "bias": [1, 1, 0, 1, 1]},
+                              "retrieved/arm_placebo": {"temperature": 1.0, "bias": [2, 0, 0, 0, 2]}}}
+    assert LLMPredictor.operator_calibration(q("arm", "a", "b"), ts) == (3.0, [1, 1, 0, 1, 1])
+    assert LLMPredictor.operator_calibration(q("arm", "placebo", "b"), ts) == (1.0, [2, 0, 0, 0, 2])
+
+
 def test_the_antisymmetric_and_canonical_readouts_of_a_change(tiny_base_dir, tmp_path):
     """``evaluate.operator_readout: antisymmetric`` on the real tiny model: an arm / dose change scores
     each bin as the mean of its forward log-likelihood and the mirrored bin's backward one; a change

@@ -151,6 +151,19 @@ def imagine_settings(params) -> "Settings":
                     pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate, shared_steps=ev.imagine_shared_steps)
 
 
+def calibration_group(q: Question) -> Optional[str]:
+    """The calibration group of an operator question: its factor group (``states.FACTOR_GROUP``), with
+    the arm steps to or from a placebo ('arm_placebo') apart from those between two active arms
+    ('arm'). The two kinds differ in size (a drug's whole effect vs a difference of potencies) and in
+    how well the operator reads them; fitted together, the placebo steps' bias toward large changes
+    and the drug steps' uncertainty were one compromise that flattened every drug -> drug step
+    (README, Results, session 17)."""
+    group = FACTOR_GROUP.get(q.factor)
+    if group == "arm" and any("placebo" in str(v or "").lower() for v in (q.from_value, q.to_value)):
+        return "arm_placebo"
+    return group
+
+
 class LLMPredictor:
     """One model (base | sft | rl) in one mode: ``direct`` (the question as is), ``rag`` (the question
     with its anchors' posted results in the prompt) or ``imagine`` (successive imagining from the
@@ -222,8 +235,8 @@ class LLMPredictor:
             groups: dict[str, dict] = {}
             for kind, steps in (("retrieved", self.calibration_steps()),
                                 ("local", [q for q in self.train if q.category == "change"])):
-                for group in sorted({FACTOR_GROUP.get(q.factor) for q in steps} - {None}):
-                    pool = [q for q in steps if FACTOR_GROUP.get(q.factor) == group]
+                for group in sorted({calibration_group(q) for q in steps} - {None}):
+                    pool = [q for q in steps if calibration_group(q) == group]
                     if len(pool) < MIN_GROUP_CALIBRATION:
                         continue
                     sample = stratified_sample(pool, max(n // 2, MIN_GROUP_CALIBRATION), self.params.seed)
@@ -245,7 +258,7 @@ class LLMPredictor:
         calibration steps) and 'local' (a local question, or a step of its walk from its own posted
         anchor: fitted on training change questions), as ``meta['calibration']`` says."""
         kind = (q.meta or {}).get("calibration") or ("retrieved" if q.source == "synthetic" else "local")
-        g = (ts.get("operator_groups") or {}).get(f"{kind}/{FACTOR_GROUP.get(q.factor)}")
+        g = (ts.get("operator_groups") or {}).get(f"{kind}/{calibration_group(q)}")
         return (g["temperature"], g["bias"]) if g else (ts["operator_temperature"], ts.get("operator_bias"))
 
     def adapter_for(self, q: Question) -> Optional[str]:
