@@ -290,6 +290,45 @@ def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gol
 # ---------------------------------------------------------------- paired comparison
 
 
+def paired_draws(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Sequence[bool],
+                 probs_b: Sequence[Optional[Sequence[float]]], valid_b: Sequence[bool],
+                 gold: Sequence[int], categories: Sequence[str], n_options: Sequence[int], *,
+                 bootstrap: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """{metric: overall A minus B} for m in ``HEADLINE``: element 0 on the sample itself, elements
+    1..B on ``bootstrap`` resamples that both predictors share, stratified within category (the
+    overall is that of ``score``: the mean over the official categories, per resample)."""
+    n = len(gold)
+    if not (len(probs_a) == len(valid_a) == len(probs_b) == len(valid_b) == len(categories) == len(n_options) == n):
+        raise ValueError("both predictors, gold, categories and n_options must have the same length")
+    if n == 0:
+        raise ValueError("no questions to compare")
+    Pa, pred_a, _, y, cats, n_opts = _inputs(probs_a, valid_a, gold, categories, n_options)
+    Pb, pred_b, _ = prepare(probs_b, valid_b, n_options)
+    st_a = strata(pred_a, y, cats, n_opts, *_item_losses(Pa, y))
+    st_b = strata(pred_b, y, cats, n_opts, *_item_losses(Pb, y))
+    per_cat: dict[str, list[np.ndarray]] = {m: [] for m in HEADLINE}
+    for c in headline_categories(st_a):
+        size = len(st_a[c].y)
+        # row 0: the sample itself; rows 1..B: shared resamples
+        idx = np.concatenate([np.arange(size)[None], rng.integers(0, size, size=(bootstrap, size))])
+        a, b = _category_batch(st_a[c], idx), _category_batch(st_b[c], idx)
+        for metric in HEADLINE:
+            per_cat[metric].append(a[metric] - b[metric])
+    return {metric: np.mean(diffs, axis=0) for metric, diffs in per_cat.items()}
+
+
+def summarise_draws(draws: dict[str, np.ndarray], bootstrap: int) -> dict:
+    """{metric: {"diff", "ci": [lo, hi], "p_a_better"}} of ``paired_draws``-shaped differences;
+    ``p_a_better`` is the bootstrap share where A is better (higher BAcc/F1, lower CE)."""
+    out: dict = {}
+    for metric, d in draws.items():
+        boot = d[1:]
+        better = boot < 0 if metric == "ce" else boot > 0
+        out[metric] = {"diff": float(d[0]), "ci": _ci(boot) if bootstrap > 0 else [float("nan")] * 2,
+                       "p_a_better": float(better.mean()) if bootstrap > 0 else float("nan")}
+    return out
+
+
 def paired_difference(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Sequence[bool],
                       probs_b: Sequence[Optional[Sequence[float]]], valid_b: Sequence[bool],
                       gold: Sequence[int], categories: Sequence[str], n_options: Sequence[int], *,
@@ -302,29 +341,6 @@ def paired_difference(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Seq
     Returns {"n", "<m>": {"diff", "ci": [lo, hi], "p_a_better"}} for m in bacc, f1, ce;
     ``p_a_better`` is the bootstrap share where A is better (higher BAcc/F1, lower CE).
     """
-    n = len(gold)
-    if not (len(probs_a) == len(valid_a) == len(probs_b) == len(valid_b) == len(categories) == len(n_options) == n):
-        raise ValueError("both predictors, gold, categories and n_options must have the same length")
-    if n == 0:
-        raise ValueError("no questions to compare")
-    Pa, pred_a, _, y, cats, n_opts = _inputs(probs_a, valid_a, gold, categories, n_options)
-    Pb, pred_b, _ = prepare(probs_b, valid_b, n_options)
-    st_a = strata(pred_a, y, cats, n_opts, *_item_losses(Pa, y))
-    st_b = strata(pred_b, y, cats, n_opts, *_item_losses(Pb, y))
-    rng = np.random.default_rng(seed)
-    per_cat: dict[str, list[np.ndarray]] = {m: [] for m in HEADLINE}
-    for c in headline_categories(st_a):
-        size = len(st_a[c].y)
-        # row 0: the sample itself; rows 1..B: shared resamples
-        idx = np.concatenate([np.arange(size)[None], rng.integers(0, size, size=(bootstrap, size))])
-        a, b = _category_batch(st_a[c], idx), _category_batch(st_b[c], idx)
-        for metric in HEADLINE:
-            per_cat[metric].append(a[metric] - b[metric])
-    out: dict = {"n": n}
-    for metric, diffs in per_cat.items():
-        d = np.mean(diffs, axis=0)  # overall = mean over categories, per resample
-        boot = d[1:]
-        better = boot < 0 if metric == "ce" else boot > 0
-        out[metric] = {"diff": float(d[0]), "ci": _ci(boot) if bootstrap > 0 else [float("nan")] * 2,
-                       "p_a_better": float(better.mean()) if bootstrap > 0 else float("nan")}
-    return out
+    draws = paired_draws(probs_a, valid_a, probs_b, valid_b, gold, categories, n_options,
+                         bootstrap=bootstrap, rng=np.random.default_rng(seed))
+    return {"n": len(gold), **summarise_draws(draws, bootstrap)}
