@@ -93,7 +93,9 @@ def test_reads_each_run_at_its_revision(tmp_path, monkeypatch):
     got = R.replicate(revs, "sft/imagine", "retrieval", bootstrap=50, repo=str(repo))
     assert [r["bacc"]["diff"] for r in got["runs"]] == [pytest.approx(1.0), pytest.approx(0.0)]
     assert got["pooled"]["bacc"]["diff"] == pytest.approx(0.5) and got["runs"][0]["rev"] == revs[0]
-    assert [r["seed"] for r in got["runs"]] == [3, 4] and got["pooled"]["distinct_seeds"]
+    assert [r["seed"] for r in got["runs"]] == [3, 4] and got["pooled"]["distinct_registries"]
+    assert not R.replicate([revs[0], revs[0]], "sft/imagine", "retrieval", bootstrap=10,
+                           repo=str(repo))["pooled"]["distinct_registries"]
     with pytest.raises(FileNotFoundError, match="rag"):
         R.replicate(revs[:1], "sft/rag", "retrieval", bootstrap=10, repo=str(repo))
     assert R.main([revs[0], "--repo", str(repo), "--a", "sft/rag"]) == 2

@@ -45,15 +45,17 @@ def read_jsonl_at(path: str, rev: str, repo: Optional[str] = None) -> list[dict]
         raise FileNotFoundError(f"{path} at {rev}: {type(e).__name__}: {e}") from e
 
 
-def seed_at(rev: str, repo: Optional[str] = None) -> Optional[int]:
-    """The registry seed (``params.yaml: seed``) a run was made with; None when unreadable."""
+def registry_at(rev: str, repo: Optional[str] = None) -> tuple[Optional[int], Optional[str]]:
+    """(seed, the ``data`` section as JSON) a run's registry was made with (``params.yaml``): two runs
+    whose both agree drew the same registry; (None, None) when unreadable."""
     import dvc.api
     import yaml
 
     try:
-        return (yaml.safe_load(dvc.api.read("params.yaml", repo=repo, rev=rev, encoding="utf-8")) or {}).get("seed")
+        raw = yaml.safe_load(dvc.api.read("params.yaml", repo=repo, rev=rev, encoding="utf-8")) or {}
     except Exception:
-        return None
+        return None, None
+    return raw.get("seed"), json.dumps(raw.get("data"), sort_keys=True, default=str)
 
 
 def run_inputs(questions: Sequence[Question], pred_a: Sequence[dict], pred_b: Sequence[dict],
@@ -99,10 +101,10 @@ def replicate(revs: Sequence[str], a: str, b: str, benchmark: str = "prospective
         runs.append(run_inputs(questions, read_jsonl_at(prediction_path(benchmark, a), rev, repo),
                                read_jsonl_at(prediction_path(benchmark, b), rev, repo), a, b))
     out = pooled_difference(runs, bootstrap)
-    for rev, r in zip(revs, out["runs"]):
-        r["rev"], r["seed"] = rev, seed_at(rev, repo)
-    seeds = [r["seed"] for r in out["runs"]]
-    out["pooled"]["distinct_seeds"] = len(set(seeds)) == len(seeds)
+    registries = [registry_at(rev, repo) for rev in revs]
+    for rev, r, (seed, _) in zip(revs, out["runs"], registries):
+        r["rev"], r["seed"] = rev, seed
+    out["pooled"]["distinct_registries"] = len(set(registries)) == len(registries)
     return {"comparison": f"{a} vs {b}", "benchmark": benchmark, "bootstrap": bootstrap, **out}
 
 
@@ -130,8 +132,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for r in result["runs"]:
         print(f"  {r['rev']:<60} seed={r['seed']!s:<5} n={r['n']:<5} {_fmt(r['bacc'])}  dCE {_fmt(r['ce'])}")
     p = result["pooled"]
-    if not p["distinct_seeds"]:
-        print("  warning: runs share a registry seed: they are not independent replicates", file=sys.stderr)
+    if not p["distinct_registries"]:
+        print("  warning: runs share a registry (same seed and data params): not independent replicates", file=sys.stderr)
     print(f"  {'pooled (mean of ' + str(p['n_runs']) + ' runs)':<60} {'':<10} n={p['n']:<5} {_fmt(p['bacc'])}  dCE {_fmt(p['ce'])}")
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
