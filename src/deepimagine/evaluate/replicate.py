@@ -22,16 +22,20 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..core import io
 from ..core.questions import Question
 from .metrics import paired_draws, summarise_draws
+from .plots import safe_name
+from .stage import PREDICTIONS_DIR
 
 
 def prediction_path(benchmark: str, name: str) -> str:
-    return f"metrics/predictions/{benchmark}/{name.replace('/', '_')}.jsonl"
+    """Where the evaluate stage writes a predictor's predictions (relative to the repository)."""
+    return (PREDICTIONS_DIR / benchmark / f"{safe_name(name)}.jsonl").as_posix()
 
 
 def question_path(benchmark: str) -> str:
-    return f"data/pairs/{benchmark}.jsonl"
+    return (io.PAIRS_DIR / f"{benchmark}.jsonl").as_posix()
 
 
 def read_jsonl_at(path: str, rev: str, repo: Optional[str] = None) -> list[dict]:
