@@ -3,6 +3,7 @@ completion only, and a killed run resumes from its checkpoint."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -107,9 +108,15 @@ def test_killed_run_resumes_from_checkpoint(workspace, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         sft.train(params, extra_callbacks=[Crash()])
     assert (ck / "checkpoint-2").exists()
+    logged = json.loads((ck / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
+    shutil.rmtree(workspace / "metrics/sft")         # as DVC removes a stage's outputs before it runs
     sft.run(params)                                  # same params and inputs: resumes
     info = json.loads((workspace / "models/sft/train_info.json").read_text())
     assert info["resumed_from"] == "checkpoint-2" and info["global_step"] == 4
+    # the dvclive curves cover the whole run: the checkpoint's history replayed, then steps 3 and 4
+    rows = (workspace / "metrics/sft/plots/metrics/loss.tsv").read_text().splitlines()[1:]
+    losses = [float(r.split("\t")[1]) for r in rows]
+    assert len(losses) == 4 and losses[:2] == pytest.approx([e["loss"] for e in logged if "loss" in e])
     assert not ck.exists()
     # a stale checkpoint from other params is discarded, not resumed
     common.prepare_checkpoints(ck, "another-run")

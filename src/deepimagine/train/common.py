@@ -102,9 +102,14 @@ def split_wall_clock(logs: dict) -> tuple[dict, dict]:
     return {k: v for k, v in logs.items() if k not in clock}, clock
 
 
-def dvclive_callback(directory: str | Path, resume: bool = False, timings_path: str | Path | None = None):
+def dvclive_callback(directory: str | Path, timings_path: str | Path | None = None):
     """TRL/transformers' ``DVCLiveCallback`` into ``<directory>`` minus the wall-clock keys, which are
-    written to ``timings_path`` (default: ``metrics/timings/<directory name>.json``, git-ignored)."""
+    written to ``timings_path`` (default: ``metrics/timings/<directory name>.json``, git-ignored).
+
+    A run resumed from a checkpoint starts a fresh log and first replays the checkpoint's own log
+    history (``state.log_history``, restored by the Trainer), so the curves and the last values
+    cover the whole run: DVC removes a stage's outputs before it runs, and a log kept from the
+    killed run could hold steps past its last checkpoint."""
     from transformers.integrations import DVCLiveCallback
 
     timings_path = Path(timings_path) if timings_path else Path(directory).parent / "timings" / f"{Path(directory).name}.json"
@@ -119,7 +124,15 @@ def dvclive_callback(directory: str | Path, resume: bool = False, timings_path: 
                 io.write_json(timings_path, timings)
             return super().on_log(args, state, control, model=model, logs=kept, **kwargs)
 
-    return TrackedMetricsCallback(live=make_live(directory, resume=resume), log_model=False)
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            super().on_train_begin(args, state, control, model=model, **kwargs)
+            if state.global_step > 0:   # resumed: the history up to the checkpoint, as it was logged
+                for entry in state.log_history:
+                    if entry.get("step", 0) <= state.global_step:
+                        self.on_log(args, state, control, model=model,
+                                    logs={k: v for k, v in entry.items() if k != "step"})
+
+    return TrackedMetricsCallback(live=make_live(directory), log_model=False)
 
 
 def save_adapter(trainer, tokenizer, out_dir: str | Path, info: dict) -> None:

@@ -143,7 +143,7 @@ def train(params: Params, sft_dir: Path = SFT_DIR, out_dir: Path = OUT_DIR, metr
     base_path = base_model.resolve_base(params.model.base)
     rows, counts = build_prompts(params, train_file)
     resume_from = get_last_checkpoint(str(checkpoint_dir)) if Path(checkpoint_dir).exists() else None
-    callbacks = [common.dvclive_callback(metrics_dir, resume=resume_from is not None), *extra_callbacks]
+    callbacks = [common.dvclive_callback(metrics_dir), *extra_callbacks]
     trainer = make_trainer(params, base_path, sft_dir, rows, checkpoint_dir, callbacks)
     result = trainer.train(resume_from_checkpoint=resume_from)
     history = trainer.state.log_history

@@ -175,7 +175,7 @@ def train(params: Params, out_dir: Path = OUT_DIR, metrics_dir: Path = METRICS_D
     tokenizer = base_model.load_tokenizer(base_path)
     rows, counts = build_examples(params, tokenizer, train_file, traces_file)
     resume_from = get_last_checkpoint(str(checkpoint_dir)) if Path(checkpoint_dir).exists() else None
-    callbacks = [common.dvclive_callback(metrics_dir, resume=resume_from is not None), *extra_callbacks]
+    callbacks = [common.dvclive_callback(metrics_dir), *extra_callbacks]
     trainer = make_trainer(params, base_path, rows, checkpoint_dir, callbacks, tokenizer)
     result = trainer.train(resume_from_checkpoint=resume_from)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
