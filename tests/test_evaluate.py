@@ -156,3 +156,29 @@ def test_registry_names_and_skips(tmp_path):
     assert maj.distribution("endpoint", 2) == maj.distribution("superiority", 2)
     assert maj.distribution("unknown", 4) == [0.25] * 4
     assert abs(sum(maj.predict([ct_like])[0].probs) - 1) < 1e-9
+
+
+def test_comparisons_resample_trials_or_questions_as_params_say():
+    """``evaluate.bootstrap_unit``: 'trial' resamples each question's trial (Question.trial), 'question'
+    the questions; the point difference is the same, the intervals are those of metrics.paired_difference."""
+    from deepimagine.evaluate.metrics import paired_difference
+
+    import numpy as np
+
+    qs = make_questions(120, 23, "test")
+    for i, q in enumerate(qs):   # 20 trials of 6 questions
+        q.nct_ids = [f"NCT{i // 6:08d}"]
+    rng = np.random.default_rng(0)
+    preds = {name: [Prediction(q.id, rng.dirichlet(np.ones(len(q.options))).tolist(), True, "") for q in qs]
+             for name in ("sft/direct", "majority")}
+    args = ([p.probs for p in preds["sft/direct"]], [p.valid for p in preds["sft/direct"]],
+            [p.probs for p in preds["majority"]], [p.valid for p in preds["majority"]],
+            [q.answer_index for q in qs], [q.category for q in qs], [len(q.options) for q in qs])
+    rows = {unit: evaluate_stage.compare(qs, preds, ["sft/direct vs majority"], 200, 7, unit)["sft/direct vs majority"]
+            for unit in ("trial", "question")}
+    by_trial = paired_difference(*args, bootstrap=200, seed=7, clusters=[q.nct_ids[0] for q in qs])["bacc"]
+    by_question = paired_difference(*args, bootstrap=200, seed=7)["bacc"]
+    assert [rows["trial"]["bacc_lo"], rows["trial"]["bacc_hi"]] == by_trial["ci"]
+    assert [rows["question"]["bacc_lo"], rows["question"]["bacc_hi"]] == by_question["ci"]
+    assert by_trial["ci"] != by_question["ci"] and rows["trial"]["bacc_diff"] == rows["question"]["bacc_diff"]
+    assert rows["trial"]["n_trials"] == rows["question"]["n_trials"] == 20

@@ -158,3 +158,59 @@ def test_paired_interval_sees_a_difference_the_marginal_intervals_miss():
     d = M.paired_difference(probs(pred_a), [True] * n, probs(pred_b), [True] * n, *args, bootstrap=1000, seed=3)
     assert d["bacc"]["diff"] == pytest.approx(sa["overall_bacc"] - sb["overall_bacc"])
     assert d["bacc"]["ci"][0] > 0 and d["bacc"]["p_a_better"] > 0.99
+
+
+# ---------------------------------------------------------------- cluster (trial) bootstrap
+
+
+def test_weighted_batch_equals_the_expanded_resample():
+    """Integer weights (a question's multiplicity) give exactly the metrics of the resampled indices."""
+    rng = np.random.default_rng(0)
+    n, k = 60, 3
+    s = M.Stratum(rng.integers(0, k, n), rng.integers(-1, k, n), k, rng.random(n), rng.random(n))
+    idx = rng.integers(0, n, (25, n))
+    W = np.stack([np.bincount(row, minlength=n) for row in idx]).astype(float)
+    plain, weighted = M._category_batch(s, idx), M._weighted_category_batch(s, W)
+    for m in plain:
+        np.testing.assert_allclose(weighted[m], plain[m], atol=1e-12, err_msg=m)
+
+
+def test_cluster_weights_draw_whole_clusters():
+    clusters = ["t1", "t1", "t2", "t3", "t3", "t3"]
+    W = M.cluster_weights(clusters, 200, np.random.default_rng(1))
+    assert W.shape == (201, 6) and np.all(W[0] == 1)
+    assert np.all(W[:, 0] == W[:, 1]) and np.all(W[:, 3] == W[:, 4]) and np.all(W[:, 4] == W[:, 5])
+    per_cluster = W[1:, [0, 2, 3]]
+    assert np.all(per_cluster.sum(axis=1) == 3)            # as many clusters drawn as there are
+    assert 0.8 < per_cluster.mean() < 1.2 and per_cluster.max() >= 2   # with replacement
+
+
+def _trial_correlated(n_trials: int = 30, per_trial: int = 10, seed: int = 0):
+    """A is right on every question of 60% of the trials, B on 40%: questions of a trial move together."""
+    rng = np.random.default_rng(seed)
+    gold = rng.integers(0, 2, n_trials * per_trial)
+    trials = np.repeat(np.arange(n_trials), per_trial)
+    a_right, b_right = rng.random(n_trials) < 0.6, rng.random(n_trials) < 0.4
+    probs = lambda right: [[0.9, 0.1] if (g == 0) == r else [0.1, 0.9] for g, r in zip(gold, right[trials])]  # noqa: E731
+    return dict(probs_a=probs(a_right), valid_a=[True] * len(gold), probs_b=probs(b_right), valid_b=[True] * len(gold),
+                gold=gold.tolist(), categories=["superiority"] * len(gold), n_options=[2] * len(gold)), trials
+
+
+def test_trial_bootstrap_is_wider_when_a_trials_questions_move_together():
+    inputs, trials = _trial_correlated()
+    width = lambda d: d["bacc"]["ci"][1] - d["bacc"]["ci"][0]  # noqa: E731
+    by_question = M.paired_difference(**inputs, bootstrap=500, seed=3)
+    by_trial = M.paired_difference(**inputs, bootstrap=500, seed=3, clusters=[f"NCT{t}" for t in trials])
+    assert by_trial["bacc"]["diff"] == by_question["bacc"]["diff"]      # same point estimate
+    assert width(by_trial) > 2 * width(by_question)                    # ~sqrt(10) x for 10 questions per trial
+    # one question per trial: the trial bootstrap is the question bootstrap (up to resampling noise)
+    singletons = M.paired_difference(**inputs, bootstrap=500, seed=3, clusters=list(range(len(trials))))
+    assert width(singletons) == pytest.approx(width(by_question), rel=0.25)
+    s = M.score(inputs["probs_a"], inputs["valid_a"], inputs["gold"], inputs["categories"], inputs["n_options"],
+                bootstrap=500, seed=3, clusters=trials.tolist())
+    s_q = M.score(inputs["probs_a"], inputs["valid_a"], inputs["gold"], inputs["categories"], inputs["n_options"],
+                  bootstrap=500, seed=3)
+    w = lambda r: r["ci"]["overall_bacc"][1] - r["ci"]["overall_bacc"][0]  # noqa: E731
+    assert w(s) > 2 * w(s_q) and s["overall_bacc"] == s_q["overall_bacc"]
+    with pytest.raises(ValueError, match="clusters"):
+        M.paired_difference(**inputs, bootstrap=10, clusters=["x"])

@@ -158,6 +158,7 @@ def test_a_missing_key_is_an_error_not_a_hidden_default(tmp_path):
         ("evaluate.predictors=[sft, sft]", "evaluate.predictors: ['sft'] listed more than once"),
         ("evaluate.modes=[direct, think]", "evaluate.modes[1]: 'think' is not one of"),
         ("evaluate.imagine_order=[dose, weather]", "evaluate.imagine_order[1]: 'weather' is not one of"),
+        ("evaluate.bootstrap_unit=arm", "evaluate.bootstrap_unit: 'arm' is not one of"),
         ("evaluate.imagine_k=0", "evaluate.imagine_k: must be > 0"),
         ("evaluate.imagine_k=8", "evaluate.imagine_k (8) cannot exceed pairs.anchor_k (7)"),
         ("pairs.reverse_natural=[dose]", "pairs.reverse_natural ['dose'] asks dose pairs down the dose"),

@@ -54,6 +54,8 @@ def test_run_inputs_align_by_id_and_refuse_mismatches():
     b = [{"id": "q0", "probs": [0.6, 0.4], "valid": False}, {"id": "q2", "probs": [0.3, 0.7]}]
     got = R.run_inputs(qs, a, b)
     assert got["gold"] == [0, 0] and got["probs_b"] == [[0.3, 0.7], [0.6, 0.4]] and got["valid_b"] == [True, False]
+    assert got["clusters"] == ["NCT00000002", "NCT00000000"]          # trials resampled by default
+    assert R.run_inputs(qs, a, b, unit="question")["clusters"] is None
     with pytest.raises(ValueError, match="different questions"):
         R.run_inputs(qs, a, b[:1])
     with pytest.raises(ValueError, match="not in the question file"):

@@ -434,6 +434,7 @@ class EvaluateParams:
     max_llm_questions_local: Optional[int]   # the local (test) benchmark's sample; null: max_llm_questions
     dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
     bootstrap: int
+    bootstrap_unit: Literal["trial", "question"]   # what the CIs resample: whole trials (a trial's questions share its anchors and chains) | questions within category
     ece_bins: int
     calibration_questions: Optional[int]   # likelihood decisions: temperature fitted on this many train questions (0/null: off)
     comparisons: list[str]                 # paired bootstrap differences "A vs B"; absent predictors are skipped

@@ -23,6 +23,7 @@ Conventions (see docs/evaluation.md):
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -115,6 +116,41 @@ def _category_batch(s: Stratum, idx: np.ndarray) -> dict[str, np.ndarray]:
             "acc": (s.pred[idx] == s.y[idx]).mean(axis=1)}
 
 
+def _weighted_category_batch(s: Stratum, W: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics of one stratum for each row of question weights ``W`` (B, n): a resample where each
+    question counts as often as its weight (a cluster bootstrap gives a resampled trial's questions
+    its multiplicity). Integer weights give exactly the metrics of the expanded sample."""
+    k = s.k
+    cells = s.y * (k + 1) + np.where(s.pred < 0, k, s.pred)
+    onehot = np.zeros((len(cells), k * (k + 1)))
+    onehot[np.arange(len(cells)), cells] = 1.0
+    with warnings.catch_warnings():   # a resample without this category: NaN metrics, dropped by _ci
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bacc, f1 = _bacc_f1((W @ onehot).reshape(len(W), k, k + 1))
+    total = W.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        def mean(v: np.ndarray) -> np.ndarray:
+            return np.where(total > 0, (W @ v) / total, np.nan)
+        return {"bacc": bacc, "f1": f1, "ce": mean(s.ce), "brier": mean(s.brier),
+                "acc": mean((s.pred == s.y).astype(float))}
+
+
+def cluster_weights(clusters: Sequence, bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """(bootstrap + 1, n) question weights of a cluster bootstrap: row 0 all ones (the sample itself),
+    rows 1..B the multiplicity of each question's cluster (e.g. its trial) when the clusters are
+    drawn with replacement, as many as there are. Questions of one trial share its anchors and
+    imagined chains, so they are not independent: the trial is the unit that is resampled."""
+    _, inverse = np.unique(np.asarray([str(c) for c in clusters]), return_inverse=True)
+    m = int(inverse.max()) + 1 if len(inverse) else 0
+    counts = rng.multinomial(m, np.full(m, 1.0 / m), size=bootstrap) if m else np.zeros((bootstrap, 0))
+    return np.concatenate([np.ones((1, m)), counts])[:, inverse].astype(float)
+
+
+def _stratum_rows(cats: np.ndarray, name: str) -> np.ndarray:
+    """The question rows of a stratum of ``strata`` (the 3-way view: its category's rows)."""
+    return np.flatnonzero(cats == (COLLAPSED_CATEGORY if name == THREE_WAY else name))
+
+
 def collapse_labels(labels: np.ndarray) -> np.ndarray:
     """3-option comparative effect labels -> 0 = significant difference (options 0/1), 1 = none; -1 stays."""
     labels = np.asarray(labels)
@@ -194,6 +230,12 @@ def expected_calibration_error(confidence, correct, n_bins: int) -> float:
 # ---------------------------------------------------------------- full scoring
 
 
+def _checked_clusters(clusters: Sequence, n: int) -> Sequence:
+    if len(clusters) != n:
+        raise ValueError(f"clusters: {len(clusters)} keys for {n} questions")
+    return clusters
+
+
 def _ci(values: np.ndarray) -> list[float]:
     v = values[np.isfinite(values)]
     if not len(v):
@@ -233,12 +275,14 @@ def _group_table(keys: Sequence[str], P, pred, ok, y, cats, n_opts, ce_items, br
 def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gold: Sequence[int],
           categories: Sequence[str], n_options: Sequence[int], *, kinds: Optional[Sequence[str]] = None,
           factors: Optional[Sequence[str]] = None, ece_bins: int = 10, bootstrap: int = 0,
-          seed: int = 0) -> dict:
+          seed: int = 0, clusters: Optional[Sequence] = None) -> dict:
     """All metrics of one predictor on one question set.
 
     Returns {"n", "invalid_rate", "overall_{bacc,f1,ce,brier}", "ece", "categories": {cat: {...}},
     "ci": {"overall_bacc": [lo, hi], ..., "<cat>.bacc": [lo, hi], ...}, "calibration": [...],
-    "by_kind": {...}, "by_factor": {...}}. CIs: stratified (within category) bootstrap percentiles.
+    "by_kind": {...}, "by_factor": {...}}. CIs: bootstrap percentiles, resampling questions within
+    category, or, with ``clusters`` (one key per question, e.g. its trial), whole clusters
+    (``cluster_weights``).
     """
     n = len(gold)
     if not (len(probs) == len(valid) == len(categories) == len(n_options) == n):
@@ -253,11 +297,16 @@ def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gol
     rng = np.random.default_rng(seed)
     boot: dict[str, dict[str, np.ndarray]] = {}
     idx: dict[str, np.ndarray] = {}
+    W = None   # cluster bootstrap: question weights of the resamples (rows 1..B of cluster_weights)
+    if clusters is not None and bootstrap > 0:
+        W = cluster_weights(_checked_clusters(clusters, n), bootstrap, rng)[1:]
     for name, s in st.items():
         full = _category_batch(s, np.arange(len(s.y))[None])
         result["categories"][name] = {m: float(v[0]) for m, v in full.items()} | {
             "n": int(len(s.y)), "class_counts": np.bincount(s.y, minlength=s.k).tolist()}
-        if bootstrap > 0:  # the 3-way view reuses its category's resamples (inserted right after it)
+        if bootstrap > 0 and W is not None:
+            boot[name] = _weighted_category_batch(s, W[:, _stratum_rows(cats, name)])
+        elif bootstrap > 0:  # the 3-way view reuses its category's resamples (inserted right after it)
             idx[name] = (idx[COLLAPSED_CATEGORY] if name == THREE_WAY
                          else rng.integers(0, len(s.y), size=(bootstrap, len(s.y))))
             boot[name] = _category_batch(s, idx[name])
@@ -293,10 +342,12 @@ def score(probs: Sequence[Optional[Sequence[float]]], valid: Sequence[bool], gol
 def paired_draws(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Sequence[bool],
                  probs_b: Sequence[Optional[Sequence[float]]], valid_b: Sequence[bool],
                  gold: Sequence[int], categories: Sequence[str], n_options: Sequence[int], *,
-                 bootstrap: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+                 bootstrap: int, rng: np.random.Generator, clusters: Optional[Sequence] = None
+                 ) -> dict[str, np.ndarray]:
     """{metric: overall A minus B} for m in ``HEADLINE``: element 0 on the sample itself, elements
-    1..B on ``bootstrap`` resamples that both predictors share, stratified within category (the
-    overall is that of ``score``: the mean over the official categories, per resample)."""
+    1..B on ``bootstrap`` resamples that both predictors share, stratified within category, or, with
+    ``clusters``, of whole clusters (``cluster_weights``; the overall is that of ``score``: the mean
+    over the official categories, per resample)."""
     n = len(gold)
     if not (len(probs_a) == len(valid_a) == len(probs_b) == len(valid_b) == len(categories) == len(n_options) == n):
         raise ValueError("both predictors, gold, categories and n_options must have the same length")
@@ -307,14 +358,20 @@ def paired_draws(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Sequence
     st_a = strata(pred_a, y, cats, n_opts, *_item_losses(Pa, y))
     st_b = strata(pred_b, y, cats, n_opts, *_item_losses(Pb, y))
     per_cat: dict[str, list[np.ndarray]] = {m: [] for m in HEADLINE}
+    W = cluster_weights(_checked_clusters(clusters, n), bootstrap, rng) if clusters is not None else None
     for c in headline_categories(st_a):
-        size = len(st_a[c].y)
-        # row 0: the sample itself; rows 1..B: shared resamples
-        idx = np.concatenate([np.arange(size)[None], rng.integers(0, size, size=(bootstrap, size))])
-        a, b = _category_batch(st_a[c], idx), _category_batch(st_b[c], idx)
+        if W is not None:
+            rows = W[:, _stratum_rows(cats, c)]
+            a, b = _weighted_category_batch(st_a[c], rows), _weighted_category_batch(st_b[c], rows)
+        else:
+            size = len(st_a[c].y)
+            # row 0: the sample itself; rows 1..B: shared resamples
+            idx = np.concatenate([np.arange(size)[None], rng.integers(0, size, size=(bootstrap, size))])
+            a, b = _category_batch(st_a[c], idx), _category_batch(st_b[c], idx)
         for metric in HEADLINE:
             per_cat[metric].append(a[metric] - b[metric])
-    return {metric: np.mean(diffs, axis=0) for metric, diffs in per_cat.items()}
+    with np.errstate(invalid="ignore"):   # a cluster resample may miss a category: that draw is NaN, dropped by _ci
+        return {metric: np.mean(diffs, axis=0) for metric, diffs in per_cat.items()}
 
 
 def summarise_draws(draws: dict[str, np.ndarray], bootstrap: int) -> dict:
@@ -332,15 +389,16 @@ def summarise_draws(draws: dict[str, np.ndarray], bootstrap: int) -> dict:
 def paired_difference(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Sequence[bool],
                       probs_b: Sequence[Optional[Sequence[float]]], valid_b: Sequence[bool],
                       gold: Sequence[int], categories: Sequence[str], n_options: Sequence[int], *,
-                      bootstrap: int, seed: int = 0) -> dict:
+                      bootstrap: int, seed: int = 0, clusters: Optional[Sequence] = None) -> dict:
     """Overall metrics of predictor A minus predictor B on the same questions, with a paired bootstrap.
 
     The overall is that of ``score`` (the same categories and official rule). Both predictors are
     scored on the *same* resamples (stratified within category), so the interval is that of the
-    difference itself, narrower and more honest than comparing two marginal CIs.
+    difference itself, narrower and more honest than comparing two marginal CIs. ``clusters`` (one
+    key per question, e.g. its trial) resamples whole clusters instead of questions.
     Returns {"n", "<m>": {"diff", "ci": [lo, hi], "p_a_better"}} for m in bacc, f1, ce;
     ``p_a_better`` is the bootstrap share where A is better (higher BAcc/F1, lower CE).
     """
     draws = paired_draws(probs_a, valid_a, probs_b, valid_b, gold, categories, n_options,
-                         bootstrap=bootstrap, rng=np.random.default_rng(seed))
+                         bootstrap=bootstrap, rng=np.random.default_rng(seed), clusters=clusters)
     return {"n": len(gold), **summarise_draws(draws, bootstrap)}

@@ -2,7 +2,7 @@
 read in several runs of the pipeline, each a registry of another seed, and pooled.
 
     python -m deepimagine.evaluate.replicate HEAD refs/exps/<..>/seed7 [--a sft/imagine] [--b retrieval]
-        [--benchmark prospective] [--bootstrap 2000] [--out FILE]
+        [--benchmark prospective] [--bootstrap 2000] [--unit trial] [--out FILE]
 
 A run is any git revision of this repository: a commit, a branch, or the ref of a ``dvc exp run``
 (``git for-each-ref refs/exps`` lists them; ``--temp`` experiments keep theirs too). At each revision
@@ -10,7 +10,7 @@ the predictions (``metrics/predictions/<benchmark>/<name>.jsonl``, in git) and t
 their gold answers (``data/pairs/<benchmark>.jsonl``, from the DVC cache) are read with
 ``dvc.api``. Each run's difference is the official overall of ``metrics.paired_difference``; the
 pooled difference is their mean, each registry one replicate of equal weight, with a bootstrap that
-resamples questions within each run and category. A result selected on one registry (a default
+resamples trials within each run (``--unit question``: questions within each run and category). A result selected on one registry (a default
 chosen after looking at its benchmark) is confirmed only by registries it was not chosen on.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..core import io
 from ..core.questions import Question
 from .metrics import paired_draws, summarise_draws
 from .plots import safe_name
-from .stage import PREDICTIONS_DIR
+from .stage import PREDICTIONS_DIR, trial_of
 
 
 def prediction_path(benchmark: str, name: str) -> str:
@@ -63,9 +63,10 @@ def registry_at(rev: str, repo: Optional[str] = None) -> tuple[Optional[int], Op
 
 
 def run_inputs(questions: Sequence[Question], pred_a: Sequence[dict], pred_b: Sequence[dict],
-               a: str = "A", b: str = "B") -> dict:
+               a: str = "A", b: str = "B", unit: str = "trial") -> dict:
     """The inputs of ``paired_draws`` for one run (pure): the questions both predictors answered, in
-    the order of A's predictions. Raises when the two answered different questions."""
+    the order of A's predictions; ``unit`` 'trial' resamples their trials, 'question' the questions.
+    Raises when the two answered different questions."""
     by_id = {q.id: q for q in questions}
     ids_a, ids_b = [p["id"] for p in pred_a], {p["id"] for p in pred_b}
     if set(ids_a) != ids_b:
@@ -78,7 +79,8 @@ def run_inputs(questions: Sequence[Question], pred_a: Sequence[dict], pred_b: Se
     return {"probs_a": [p.get("probs") for p in pred_a], "valid_a": [bool(p.get("valid", True)) for p in pred_a],
             "probs_b": [pb[i].get("probs") for i in ids_a], "valid_b": [bool(pb[i].get("valid", True)) for i in ids_a],
             "gold": [q.answer_index for q in qs], "categories": [q.category for q in qs],
-            "n_options": [len(q.options) for q in qs]}
+            "n_options": [len(q.options) for q in qs],
+            "clusters": [trial_of(q) for q in qs] if unit == "trial" else None}
 
 
 def pooled_difference(runs: Sequence[dict], bootstrap: int = 2000, seed: int = 0) -> dict:
@@ -97,19 +99,19 @@ def pooled_difference(runs: Sequence[dict], bootstrap: int = 2000, seed: int = 0
 
 
 def replicate(revs: Sequence[str], a: str, b: str, benchmark: str = "prospective", bootstrap: int = 2000,
-              repo: Optional[str] = None) -> dict:
+              repo: Optional[str] = None, unit: str = "trial") -> dict:
     """``pooled_difference`` of ``a`` vs ``b`` on ``benchmark`` over the runs at ``revs`` (I/O)."""
     runs = []
     for rev in revs:
         questions = [Question.from_row(r) for r in read_jsonl_at(question_path(benchmark), rev, repo)]
         runs.append(run_inputs(questions, read_jsonl_at(prediction_path(benchmark, a), rev, repo),
-                               read_jsonl_at(prediction_path(benchmark, b), rev, repo), a, b))
+                               read_jsonl_at(prediction_path(benchmark, b), rev, repo), a, b, unit))
     out = pooled_difference(runs, bootstrap)
     registries = [registry_at(rev, repo) for rev in revs]
     for rev, r, (seed, _) in zip(revs, out["runs"], registries):
         r["rev"], r["seed"] = rev, seed
     out["pooled"]["distinct_registries"] = len(set(registries)) == len(registries)
-    return {"comparison": f"{a} vs {b}", "benchmark": benchmark, "bootstrap": bootstrap, **out}
+    return {"comparison": f"{a} vs {b}", "benchmark": benchmark, "bootstrap": bootstrap, "unit": unit, **out}
 
 
 def _fmt(x: dict) -> str:
@@ -124,11 +126,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--b", default="retrieval")
     parser.add_argument("--benchmark", default="prospective", help="prospective | test")
     parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--unit", default="trial", choices=["trial", "question"],
+                        help="what the bootstrap resamples within each run (default: trial)")
     parser.add_argument("--repo", default=None, help="the repository (default: this one)")
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     try:
-        result = replicate(args.revs, args.a, args.b, args.benchmark, args.bootstrap, args.repo)
+        result = replicate(args.revs, args.a, args.b, args.benchmark, args.bootstrap, args.repo, args.unit)
     except (FileNotFoundError, ValueError) as e:
         print(f"replicate: {e}", file=sys.stderr)
         return 2

@@ -42,10 +42,13 @@ def _diff_cell(row: dict, m: str) -> str:
 
 def render_comparisons(bench: str, rows: dict[str, dict]) -> list[str]:
     """A table of paired differences A - B: an interval that excludes 0 is a difference beyond noise."""
-    lines = [f"### {bench}: paired differences (A - B, same questions and bootstrap resamples)", "",
-             "| A vs B | n | dBAcc | P(A better) | dF1 | dCE (negative: A better) |", "|---|---:|---|---:|---|---|"]
+    lines = [f"### {bench}: paired differences (A - B, same questions and bootstrap resamples; "
+             "`evaluate.bootstrap_unit` says whether they resample trials or questions)", "",
+             "| A vs B | n | trials | dBAcc | P(A better) | dF1 | dCE (negative: A better) |",
+             "|---|---:|---:|---|---:|---|---|"]
     for comp, row in rows.items():
-        lines.append(f"| {comp} | {row['n']} | {_diff_cell(row, 'bacc')} | {row['bacc_p_a_better']:.3f} | "
+        lines.append(f"| {comp} | {row['n']} | {row.get('n_trials', '')} | {_diff_cell(row, 'bacc')} | "
+                     f"{row['bacc_p_a_better']:.3f} | "
                      f"{_diff_cell(row, 'f1')} | {_diff_cell(row, 'ce')} |")
     return lines + [""]
 

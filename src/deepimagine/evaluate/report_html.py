@@ -238,7 +238,8 @@ def comparisons_section(comparisons: dict[str, dict[str, dict]]) -> str:
     if not comparisons:
         return ""
     parts = ['<section id="comparisons"><h2>Paired comparisons</h2><p>A − B on the same questions and bootstrap '
-             'resamples; an interval that excludes 0 is a difference beyond noise.</p>']
+             'resamples (of whole trials, or of questions: <code>evaluate.bootstrap_unit</code>); an interval '
+             'that excludes 0 is a difference beyond noise.</p>']
     for bench, rows in comparisons.items():
         body = []
         for comp, r in rows.items():

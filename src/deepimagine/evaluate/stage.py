@@ -62,12 +62,23 @@ def align(questions: list[Question], predictions: list[Prediction], name: str) -
     return [by_id.get(q.id) or Prediction(q.id, None, False, "") for q in questions]
 
 
+def trial_of(q: Question) -> str:
+    """The trial a question is about (its first NCT id; its own id when it names none): the unit the
+    bootstrap resamples with ``evaluate.bootstrap_unit: trial``."""
+    return q.nct_ids[0] if q.nct_ids else q.id
+
+
+def bootstrap_clusters(questions: list[Question], unit: str) -> Optional[list[str]]:
+    """What the bootstrap resamples: each question's trial (``unit`` 'trial'), or None (questions)."""
+    return [trial_of(q) for q in questions] if unit == "trial" else None
+
+
 def score_predictions(questions: list[Question], preds: list[Prediction], ece_bins: int, bootstrap: int,
-                      seed: int) -> dict:
+                      seed: int, unit: str = "question") -> dict:
     return score([p.probs for p in preds], [p.valid for p in preds], [q.answer_index for q in questions],
                  [q.category for q in questions], [len(q.options) for q in questions],
                  kinds=[q.kind for q in questions], factors=[q.factor or "none" for q in questions],
-                 ece_bins=ece_bins, bootstrap=bootstrap, seed=seed)
+                 ece_bins=ece_bins, bootstrap=bootstrap, seed=seed, clusters=bootstrap_clusters(questions, unit))
 
 
 def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predictor], ev, seed: int
@@ -78,7 +89,7 @@ def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predicto
         started = time.perf_counter()
         before = Counter(getattr(predictor, "counts", None) or {})
         preds = align(questions, predictor.predict(questions), name)
-        results[name] = score_predictions(questions, preds, ev.ece_bins, ev.bootstrap, seed)
+        results[name] = score_predictions(questions, preds, ev.ece_bins, ev.bootstrap, seed, ev.bootstrap_unit)
         if getattr(predictor, "counts", None) is not None:  # e.g. imagine-mode fallbacks, for this benchmark only
             results[name]["predictor_counts"] = dict(Counter(predictor.counts) - before)
         if hasattr(predictor, "temperature_scaling"):  # LLM likelihood decisions: the fitted temperature
@@ -91,10 +102,12 @@ def evaluate_benchmark(questions: list[Question], predictors: dict[str, Predicto
 
 
 def compare(questions: list[Question], predictions: dict[str, list[Prediction]], comparisons: list[str],
-            bootstrap: int, seed: int) -> dict[str, dict]:
+            bootstrap: int, seed: int, unit: str = "question") -> dict[str, dict]:
     """Paired differences "A vs B" for the comparisons whose two predictors both ran, as flat scalars
-    (``bacc_diff``, ``bacc_lo``, ``bacc_hi``, ``bacc_p_a_better``, likewise f1 and ce) for dvc metrics."""
+    (``bacc_diff``, ``bacc_lo``, ``bacc_hi``, ``bacc_p_a_better``, likewise f1 and ce) for dvc metrics;
+    ``unit`` (``evaluate.bootstrap_unit``) is what the bootstrap resamples: 'trial' or 'question'."""
     out = {}
+    clusters = bootstrap_clusters(questions, unit)
     gold = [q.answer_index for q in questions]
     cats = [q.category for q in questions]
     n_opts = [len(q.options) for q in questions]
@@ -105,8 +118,9 @@ def compare(questions: list[Question], predictions: dict[str, list[Prediction]],
             continue
         pa, pb = predictions[a], predictions[b]
         d = paired_difference([p.probs for p in pa], [p.valid for p in pa], [p.probs for p in pb],
-                              [p.valid for p in pb], gold, cats, n_opts, bootstrap=bootstrap, seed=seed)
-        row: dict = {"n": d["n"]}
+                              [p.valid for p in pb], gold, cats, n_opts, bootstrap=bootstrap, seed=seed,
+                              clusters=clusters)
+        row: dict = {"n": d["n"], "n_trials": len({trial_of(q) for q in questions})}
         for m in ("bacc", "f1", "ce"):
             row |= {f"{m}_diff": d[m]["diff"], f"{m}_lo": d[m]["ci"][0], f"{m}_hi": d[m]["ci"][1],
                     f"{m}_p_a_better": d[m]["p_a_better"]}
@@ -200,9 +214,10 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
                 band = params.pairs.change_edges_sd[2]
                 mechanism[name] = {pred: {**mechanism_recovery(qs, predictions[pred], margin=band), "margin_sd": band}
                                    for pred in results}
-            if comp := compare(qs, predictions, ev.comparisons, ev.bootstrap, params.seed):
+            if comp := compare(qs, predictions, ev.comparisons, ev.bootstrap, params.seed, ev.bootstrap_unit):
                 comparisons[name] = comp
-            summary_diffs[name] = compare(qs, predictions, headline_pairs(results), ev.bootstrap, params.seed)
+            summary_diffs[name] = compare(qs, predictions, headline_pairs(results), ev.bootstrap, params.seed,
+                                          ev.bootstrap_unit)
             scored_sets[name], scored_preds[name] = qs, predictions
             for pred, res in results.items():
                 stem = metrics_dir / "predictions" / name / safe_name(pred)
