@@ -136,7 +136,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"replicate: {e}", file=sys.stderr)
         return 2
-    print(f"{result['comparison']} on {args.benchmark}: dBAcc [95% CI], paired within each run")
+    print(f"{result['comparison']} on {args.benchmark}: dBAcc [95% CI], paired within each run "
+          f"({args.unit}s resampled)")
     for r in result["runs"]:
         print(f"  {r['rev']:<60} seed={r['seed']!s:<5} n={r['n']:<5} {_fmt(r['bacc'])}  dCE {_fmt(r['ce'])}")
     p = result["pooled"]
