@@ -214,3 +214,19 @@ def test_trial_bootstrap_is_wider_when_a_trials_questions_move_together():
     assert w(s) > 2 * w(s_q) and s["overall_bacc"] == s_q["overall_bacc"]
     with pytest.raises(ValueError, match="clusters"):
         M.paired_difference(**inputs, bootstrap=10, clusters=["x"])
+
+
+def test_a_trial_resample_missing_a_category_is_dropped_not_counted():
+    """Two trials, one per category: most trial resamples miss a category; those draws are NaN and
+    both the CI and P(A better) are read over the finite draws only."""
+    probs_a = [[0.9, 0.1]] * 4 + [[0.1, 0.9]] * 4
+    probs_b = [[0.1, 0.9]] * 8
+    gold = [0, 1, 0, 1, 0, 1, 0, 1]
+    d = M.paired_difference(probs_a, [True] * 8, probs_b, [True] * 8, gold, ["superiority"] * 4 + ["endpoint"] * 4,
+                            [2] * 8, bootstrap=200, seed=0, clusters=["t1"] * 4 + ["t2"] * 4)
+    assert all(math.isfinite(x) for x in d["bacc"]["ci"]) and 0.0 <= d["bacc"]["p_a_better"] <= 1.0
+    draws = M.paired_draws(probs_a, [True] * 8, probs_b, [True] * 8, gold, ["superiority"] * 4 + ["endpoint"] * 4,
+                           [2] * 8, bootstrap=200, rng=np.random.default_rng(0), clusters=["t1"] * 4 + ["t2"] * 4)
+    finite = draws["bacc"][1:][np.isfinite(draws["bacc"][1:])]
+    assert 0 < len(finite) < 200                  # about half the resamples drew both trials
+    assert d["bacc"]["p_a_better"] == pytest.approx(float((finite > 0).mean()))

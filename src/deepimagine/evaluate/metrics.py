@@ -376,13 +376,14 @@ def paired_draws(probs_a: Sequence[Optional[Sequence[float]]], valid_a: Sequence
 
 def summarise_draws(draws: dict[str, np.ndarray], bootstrap: int) -> dict:
     """{metric: {"diff", "ci": [lo, hi], "p_a_better"}} of ``paired_draws``-shaped differences;
-    ``p_a_better`` is the bootstrap share where A is better (higher BAcc/F1, lower CE)."""
+    ``p_a_better`` is the bootstrap share where A is better (higher BAcc/F1, lower CE), both over
+    the finite draws (a trial resample that missed a category has none)."""
     out: dict = {}
     for metric, d in draws.items():
-        boot = d[1:]
+        boot = d[1:][np.isfinite(d[1:])]
         better = boot < 0 if metric == "ce" else boot > 0
-        out[metric] = {"diff": float(d[0]), "ci": _ci(boot) if bootstrap > 0 else [float("nan")] * 2,
-                       "p_a_better": float(better.mean()) if bootstrap > 0 else float("nan")}
+        out[metric] = {"diff": float(d[0]), "ci": _ci(boot) if len(boot) else [float("nan")] * 2,
+                       "p_a_better": float(better.mean()) if len(boot) else float("nan")}
     return out
 
 
