@@ -10,8 +10,9 @@ the predictions (``metrics/predictions/<benchmark>/<name>.jsonl``, in git) and t
 their gold answers (``data/pairs/<benchmark>.jsonl``, from the DVC cache) are read with
 ``dvc.api``. Each run's difference is the official overall of ``metrics.paired_difference``; the
 pooled difference is their mean, each registry one replicate of equal weight, with a bootstrap that
-resamples trials within each run (``--unit question``: questions within each run and category). A result selected on one registry (a default
-chosen after looking at its benchmark) is confirmed only by registries it was not chosen on.
+resamples trials within each run (``--unit question``: questions within each run and category). A
+result selected on one registry (a default chosen after looking at its benchmark) is confirmed only
+by registries it was not chosen on.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ..core import io
 from ..core.questions import Question
 from .metrics import paired_draws, summarise_draws
 from .plots import safe_name
-from .stage import PREDICTIONS_DIR, trial_of
+from .stage import PREDICTIONS_DIR, bootstrap_clusters
 
 
 def prediction_path(benchmark: str, name: str) -> str:
@@ -80,7 +81,7 @@ def run_inputs(questions: Sequence[Question], pred_a: Sequence[dict], pred_b: Se
             "probs_b": [pb[i].get("probs") for i in ids_a], "valid_b": [bool(pb[i].get("valid", True)) for i in ids_a],
             "gold": [q.answer_index for q in qs], "categories": [q.category for q in qs],
             "n_options": [len(q.options) for q in qs],
-            "clusters": [trial_of(q) for q in qs] if unit == "trial" else None}
+            "clusters": bootstrap_clusters(qs, unit)}
 
 
 def pooled_difference(runs: Sequence[dict], bootstrap: int = 2000, seed: int = 0) -> dict:
