@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,27 @@ def test_stratified_sample_deterministic_and_proportional():
     per_cat = {c: sum(q.category == c for q in a) for c in {q.category for q in qs}}
     assert all(v == 20 for v in per_cat.values())                        # 100 per category -> 20 each
     assert evaluate_stage.stratified_sample(qs, None, 1) == qs and len(evaluate_stage.stratified_sample(qs, 999, 1)) == 300
+
+
+def test_stratified_sample_spreads_over_clusters():
+    qs = make_questions(300, 31, "test")
+    # 300 questions in 30 trials of uneven size (trial t holds t+1..: a few large trials, many small)
+    sizes = [i % 10 + 1 for i in range(30)]
+    sizes[0] += 300 - sum(sizes)
+    clusters = [f"T{t}" for t, n in enumerate(sizes) for _ in range(n)]
+    plain = evaluate_stage.stratified_sample(qs, 60, seed=1)
+    spread = evaluate_stage.stratified_sample(qs, 60, seed=1, clusters=clusters)
+    cluster_of = dict(zip((q.id for q in qs), clusters))
+    per_cat = {c: sum(q.category == c for q in spread) for c in {q.category for q in qs}}
+    assert len(spread) == 60 and all(v == 20 for v in per_cat.values())   # still proportional
+    assert spread == evaluate_stage.stratified_sample(qs, 60, seed=1, clusters=clusters)
+    for c in per_cat:  # within a category no trial gives a second question before every trial gave one
+        counts = Counter(cluster_of[q.id] for q in spread if q.category == c)
+        available = {cluster_of[q.id] for q in qs if q.category == c}
+        assert max(counts.values()) - min(counts.get(t, 0) for t in available) <= 1
+    assert len({cluster_of[q.id] for q in spread}) > len({cluster_of[q.id] for q in plain})
+    with pytest.raises(ValueError, match="clusters"):
+        evaluate_stage.stratified_sample(qs, 60, seed=1, clusters=clusters[:-1])
 
 
 def test_registry_names_and_skips(tmp_path):

@@ -4,15 +4,21 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..core.questions import Question
 
 
-def stratified_sample(questions: list[Question], size: Optional[int], seed: int) -> list[Question]:
+def stratified_sample(questions: list[Question], size: Optional[int], seed: int,
+                      clusters: Optional[Sequence[str]] = None) -> list[Question]:
     """A deterministic sample of ``size`` questions, allocated to categories in proportion (largest
     remainder, at least one per category when size allows), ordered by a seeded hash of the id within
-    each category. Returned in the input order. ``None`` or a size >= the set returns all questions."""
+    each category. Returned in the input order. ``None`` or a size >= the set returns all questions.
+
+    ``clusters`` (one per question, e.g. its trial): within a category the sample takes every
+    cluster's first question (hash order) before any cluster's second, and so on, so it spreads over
+    as many clusters as it can. A cluster bootstrap's CI then narrows with the sample (more trials,
+    fewer per trial) instead of resting on the few trials that ask the most questions."""
     if size is None or size >= len(questions):
         return list(questions)
     if size <= 0:
@@ -35,5 +41,19 @@ def stratified_sample(questions: list[Question], size: Optional[int], seed: int)
     def key(q: Question) -> str:
         return hashlib.sha256(f"{seed}:{q.id}".encode()).hexdigest()
 
-    chosen = {q.id for c in cats for q in sorted(by_cat[c], key=key)[:alloc[c]]}
+    rank: dict[str, int] = {}  # a question's place among its cluster's questions of its category
+    if clusters is not None:
+        if len(clusters) != len(questions):
+            raise ValueError(f"{len(clusters)} clusters for {len(questions)} questions")
+        cluster_of = {q.id: c for q, c in zip(questions, clusters)}
+        for c in cats:
+            seen: dict[str, int] = defaultdict(int)
+            for q in sorted(by_cat[c], key=key):
+                rank[q.id] = seen[cluster_of[q.id]]
+                seen[cluster_of[q.id]] += 1
+
+    def order(q: Question) -> tuple[int, str]:
+        return rank.get(q.id, 0), key(q)
+
+    chosen = {q.id for c in cats for q in sorted(by_cat[c], key=order)[:alloc[c]]}
     return [q for q in questions if q.id in chosen]

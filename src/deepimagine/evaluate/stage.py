@@ -195,7 +195,9 @@ def evaluate_all(params, train: list[Question], benchmarks: dict[str, list[Quest
         if not questions:
             log.warning("benchmark %s has no questions; skipped", bench)
             continue
-        scored = stratified_sample(questions, ev.sample_size(bench), params.seed) if has_llm else questions
+        scored = (stratified_sample(questions, ev.sample_size(bench), params.seed,
+                                    bootstrap_clusters(questions, ev.bootstrap_unit))
+                  if has_llm else questions)
         runs = [(bench, scored, predictors)]
         if len(scored) < len(questions):
             knob = "max_llm_questions_local" if bench == "test" and ev.max_llm_questions_local else "max_llm_questions"
