@@ -166,6 +166,28 @@ def test_option_roles_and_endpoint_any_met():
     assert option_roles(q2)[1][0] == "not_improves"
 
 
+def test_any_significant_correlates_comparisons_through_their_shared_arm():
+    # one pair: the normal tail, exactly
+    assert answers.any_significant([("A", "P")], [1.0], [2.0], [0.5]) == pytest.approx(
+        1 - answers._phi((0.5 - 1.0) / 2.0), abs=1e-12)
+    # two drugs against one placebo, centred on their thresholds: correlation 0.5, so
+    # P(neither) = 1/4 + asin(0.5) / (2 pi) = 1/3 (the bivariate normal orthant), P(any) = 2/3,
+    # where treating them as independent gives 3/4
+    two = answers.any_significant([("A", "P"), ("B", "P")], [0.0, 0.0], [1.0, 1.0], [0.0, 0.0])
+    assert two == pytest.approx(1 - (0.25 + math.asin(0.5) / (2 * math.pi)), abs=0.01)
+    # the shared arm on opposite sides (A - P and P - B): correlation -0.5, P(any) = 1 - 1/6
+    opposite = answers.any_significant([("A", "P"), ("P", "B")], [0.0, 0.0], [1.0, 1.0], [0.0, 0.0])
+    assert opposite == pytest.approx(1 - (0.25 + math.asin(-0.5) / (2 * math.pi)), abs=0.01)
+    # no arm in common: independent
+    apart = answers.any_significant([("A", "P"), ("B", "Q")], [0.0, 0.0], [1.0, 1.0], [0.0, 0.0])
+    assert apart == pytest.approx(0.75, abs=0.01)
+    # A - P, B - P and A - B: a degenerate (rank-2) correlation is fine; seeded: the same twice
+    args = ([("A", "P"), ("B", "P"), ("A", "B")], [0.3, 0.1, 0.2], [1.0, 1.0, 1.0], [0.5, 0.5, 0.5])
+    assert answers.any_significant(*args) == answers.any_significant(*args)
+    assert max(1 - answers._phi((0.5 - m) / 1.0) for m in args[1]) <= answers.any_significant(*args) <= 1 - math.prod(
+        answers._phi((0.5 - m) / 1.0) for m in args[1])
+
+
 def test_local_question_starts_at_its_own_anchor():
     q = Question(id="L1", source="natural", kind="dose", category="direction", split="test", nct_ids=["NCT00000001"],
                  factor="dose", from_value="10 mg", to_value="40 mg", options=list(DIRECTION_OPTIONS), answer_index=0,
@@ -383,9 +405,16 @@ def test_each_compared_pair_of_an_endpoint_question_is_trial_paired():
         ("Placebo", 1, 1)]
     probs, _, _ = im.imagine([q], None, s)
     se = 1.0 * math.sqrt(2 / 100)
+    # P(neither pair significant): the two differences share the placebo arm, correlation 0.5
+    from scipy.stats import multivariate_normal
+    sd1, sd2 = se, math.sqrt(1.5625 / 2 + se * se)
+    t = answers.Z_ALPHA * se
+    p_none = multivariate_normal(mean=[0.5, 2.25], cov=[[sd1 ** 2, 0.5 * sd1 * sd2], [0.5 * sd1 * sd2, sd2 ** 2]]
+                                 ).cdf([t, t])
+    assert probs["q1"][1] == pytest.approx(p_none, abs=0.0015)   # 0.0051 (independent: 0.0008)
     p1 = answers.significance_probs(0.5, 0.0, se)[0]
     p2 = answers.significance_probs(2.25, 1.5625 / 2, se)[0]
-    assert probs["q1"] == pytest.approx(answers.normalise([1 - (1 - p1) * (1 - p2), (1 - p1) * (1 - p2)]), abs=1e-9)
+    assert (1 - p1) * (1 - p2) < p_none    # as independent, P(neither) would be smaller still
     # unpaired, each arm takes its first k retrieved anchors, one set of chains per arm
     unpaired = im.anchor_groups(q, im.Settings(k=3, pairing="none"))
     assert [g for g, _ in unpaired] == [None] and [x["nct_id"] for x in unpaired[0][1]["Drug 20 mg"]] == ["T3", "T1"]

@@ -16,6 +16,7 @@ from ..core.states import question_states
 
 Z_ALPHA = 1.959963984540054
 MIN_SD = 1e-9
+ENDPOINT_DRAWS = 20000   # Monte Carlo draws for P(at least one compared pair significant), seeded
 
 
 def _phi(x: float) -> float:
@@ -52,6 +53,32 @@ def significance_probs(d_mean: float, d_var: float, se: float, z: float = Z_ALPH
     up = 1.0 - _phi((z * se - d_mean) / sd)
     down = _phi((-z * se - d_mean) / sd)
     return up, down, max(1.0 - up - down, 0.0)
+
+
+def any_significant(pairs: Sequence[tuple[str, str]], means: Sequence[float], sds: Sequence[float],
+                    thresholds: Sequence[float], draws: int = ENDPOINT_DRAWS, seed: int = 0) -> float:
+    """P(D_i > threshold_i for at least one compared pair i), D_i ~ N(means_i, sds_i^2) jointly normal
+    with the correlation of differences of independent, equally variable arm results: pairs
+    (a, b) and (a, c) correlate +0.5, (a, b) and (c, a) -0.5, pairs with no arm in common 0 (the
+    many-to-one structure of Dunnett's test). Treating them as independent, 1 - prod(1 - p_i),
+    overstates P(any): two comparisons with one placebo arm succeed or fail together. One pair:
+    the normal tail exactly; more: a seeded Monte Carlo (``draws``)."""
+    import numpy as np
+
+    if len(pairs) == 1:
+        sd = max(sds[0], MIN_SD)
+        return 1.0 - _phi((thresholds[0] - means[0]) / sd)
+    arms = sorted({x for pair in pairs for x in pair})
+    col = {a: i for i, a in enumerate(arms)}
+    m = np.zeros((len(pairs), len(arms)))
+    for i, (a, b) in enumerate(pairs):
+        m[i, col[a]] += 1.0
+        m[i, col[b]] -= 1.0
+    norms = np.sqrt((m * m).sum(axis=1, keepdims=True))
+    m = np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)     # unit-variance combinations
+    z = np.random.default_rng(seed).standard_normal((draws, len(arms))) @ m.T
+    d = np.asarray(means)[None, :] + np.maximum(np.asarray(sds), MIN_SD)[None, :] * z
+    return float((d > np.asarray(thresholds)[None, :]).any(axis=1).mean())
 
 
 def normalise(p: Sequence[float], floor: float = 1e-6) -> list[float]:
@@ -106,8 +133,8 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
         ns = [finite_or_none(a.get("n")) for a in anchors.get(arm, []) if finite_or_none(a.get("n"))]
         return sorted(ns)[len(ns) // 2] if ns else 30.0
 
-    def sig(a: str, b: str) -> tuple[float, float, float]:
-        """(P(a significantly better than b), P(a significantly worse), P(neither))."""
+    def difference(a: str, b: str) -> tuple[float, float, float]:
+        """(mean, variance) of a's result minus b's, and the two-group test's standard error."""
         (ma, va, sa), (mb, vb, sb) = beliefs[a], beliefs[b]
         sd = math.sqrt((sa * sa + sb * sb) / 2)
         se = sd * math.sqrt(1.0 / n_of(a) + 1.0 / n_of(b))
@@ -116,8 +143,28 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
             d_mean, d_var = differences[(a, b)]
         elif (b, a) in differences:
             d_mean, d_var = -differences[(b, a)][0], differences[(b, a)][1]
+        return d_mean, d_var, se
+
+    def sig(a: str, b: str) -> tuple[float, float, float]:
+        """(P(a significantly better than b), P(a significantly worse), P(neither))."""
+        d_mean, d_var, se = difference(a, b)
         up, down, none = significance_probs(d_mean, d_var, se, s.alpha_z)
         return (up, down, none) if better == "higher" else (down, up, none)
+
+    memo: dict[str, float] = {}
+
+    def any_met() -> float:
+        """P(at least one compared arm significantly better than its reference), the comparisons
+        correlated through their shared arms (``any_significant``)."""
+        if "any" in memo:
+            return memo["any"]
+        pairs = compared_arms(q)
+        stats = [difference(a, b) for a, b in pairs]
+        sign = 1.0 if better == "higher" else -1.0      # "better" as a positive difference
+        memo["any"] = any_significant(pairs, [sign * d for d, _, _ in stats],
+                                      [math.sqrt(max(v + se * se, MIN_SD ** 2)) for _, v, se in stats],
+                                      [s.alpha_z * se for _, _, se in stats])
+        return memo["any"]
 
     probs = []
     for role in option_roles(q) or []:
@@ -131,8 +178,6 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
             a, b = compared_arms(q)[0]
             probs.append(sig(a, b)[2])
         elif role[0] in ("any_met", "none_met"):
-            p_none = 1.0
-            for a, b in compared_arms(q):
-                p_none *= 1.0 - sig(a, b)[0]
-            probs.append(1.0 - p_none if role[0] == "any_met" else p_none)
+            p_any = any_met()
+            probs.append(p_any if role[0] == "any_met" else 1.0 - p_any)
     return normalise(probs)
