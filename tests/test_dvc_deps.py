@@ -398,6 +398,8 @@ def covered(path: str, declared: list[str], sep: str) -> bool:
 
 def stage_module(stage: str, cmd: str) -> str:
     words = cmd.split()
+    while words and "=" in words[0]:   # leading environment assignments (PYTHONPATH=src)
+        words = words[1:]
     if words[:1] == ["deepimagine"]:
         return cli.STAGES[words[1]]
     if words[:2] == ["python", "-m"]:
@@ -454,6 +456,25 @@ def test_dvc_yaml_declares_what_the_stage_runs_and_reads(stage, context):
 
 def test_every_cli_stage_is_a_dvc_stage():
     assert set(cli.STAGES) <= set(load_stages()), set(cli.STAGES) - set(load_stages())
+
+
+def test_stage_commands_run_the_code_of_the_checkout_they_run_in(tmp_path):
+    """Each stage runs with ``PYTHONPATH=src``: under ``dvc exp run --temp`` (a copy of the repo in
+    a temp dir) the stage must import the copy's ``src/``, not the workspace's that the venv's
+    editable install points to (a stage would otherwise run code its dvc.lock does not record)."""
+    import subprocess
+    import sys
+
+    stages = load_stages()
+    assert all(st["cmd"].startswith("PYTHONPATH=src ") for st in stages.values()), \
+        {n: st["cmd"] for n, st in stages.items() if not st["cmd"].startswith("PYTHONPATH=src ")}
+    pkg = tmp_path / "src" / PACKAGE
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("COPY = True\n")
+    prefix = stages["evaluate"]["cmd"].split(" deepimagine ")[0]
+    out = subprocess.run(f"{prefix} {sys.executable} -c 'import {PACKAGE}; print({PACKAGE}.__file__)'",
+                         shell=True, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()).resolve() == (pkg / "__init__.py").resolve()
 
 
 # ---------------------------------------------------------------- the analysis itself, on small sources
