@@ -101,6 +101,21 @@ def test_chain_with_fixed_step_answers_by_hand():
     assert probs["q1"][0] == pytest.approx(p_up, abs=1e-5)
 
 
+def test_variance_scale_scales_each_steps_variance_and_keeps_its_mean():
+    """evaluate.imagine_variance_scale: a step answered (0, 0, .5, 0, .5) moves the carried mean by
+    0.525 SD either way; its variance 0.275625 SD^2 is multiplied by the scale (0: point estimate)."""
+    edges = (-0.6, -0.15, 0.15, 0.6)
+    out = {}
+    for scale in (1.0, 0.25, 0.0):
+        c = im.Chain("q", "a", {}, [], scale=2.0, relative=False, mean=1.0)
+        im.apply_step(c, [0, 0, 0.5, 0, 0.5], im.Settings(edges_sd=edges, variance_scale=scale))
+        out[scale] = (c.mean, c.var)
+    assert all(m == pytest.approx(1.0 + 0.525 * 2.0) for m, _ in out.values())
+    assert out[1.0][1] == pytest.approx(0.275625 * 4)
+    assert out[0.25][1] == pytest.approx(0.275625)
+    assert out[0.0][1] == 0.0
+
+
 def test_mixture_of_paths():
     a = im.Chain("q", "x", {}, [], 1.0, False, 1.0, 1.0, 0.0)
     b = im.Chain("q", "x", {}, [], 1.0, False, 3.0, 3.0, 1.0)

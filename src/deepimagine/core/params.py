@@ -430,6 +430,7 @@ class EvaluateParams:
     imagine_pairing: Literal["trial", "none"]   # trial: two compared arms start from one anchor trial's two arms
     imagine_aggregate: Literal["pooled", "mixture"]   # the k paths: k estimates of one target | a mixture
     imagine_shared_steps: Literal["skip", "ask"]   # trial-paired chains: a change both arms make is not asked (it cancels)
+    imagine_variance_scale: float          # each imagined step's variance times this (1: as the operator's bins say; 0: point estimates)
     max_llm_questions: Optional[int]
     max_llm_questions_local: Optional[int]   # the local (test) benchmark's sample; null: max_llm_questions
     dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)
@@ -459,7 +460,8 @@ class EvaluateParams:
         _positive("evaluate", imagine_k=self.imagine_k, ece_bins=self.ece_bins)
         _at_least("evaluate", 1, max_llm_questions=self.max_llm_questions,
                   max_llm_questions_local=self.max_llm_questions_local)
-        _at_least("evaluate", 0, bootstrap=self.bootstrap, calibration_questions=self.calibration_questions)
+        _at_least("evaluate", 0, bootstrap=self.bootstrap, calibration_questions=self.calibration_questions,
+                  imagine_variance_scale=self.imagine_variance_scale)
         for c in self.comparisons:
             sides = [s.strip() for s in c.split(" vs ")]
             if len(sides) != 2 or not all(sides):

@@ -151,23 +151,20 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
         up, down, none = significance_probs(d_mean, d_var, se, s.alpha_z)
         return (up, down, none) if better == "higher" else (down, up, none)
 
-    memo: dict[str, float] = {}
-
     def any_met() -> float:
         """P(at least one compared arm significantly better than its reference), the comparisons
         correlated through their shared arms (``any_significant``)."""
-        if "any" in memo:
-            return memo["any"]
         pairs = compared_arms(q)
         stats = [difference(a, b) for a, b in pairs]
         sign = 1.0 if better == "higher" else -1.0      # "better" as a positive difference
-        memo["any"] = any_significant(pairs, [sign * d for d, _, _ in stats],
-                                      [math.sqrt(max(v + se * se, MIN_SD ** 2)) for _, v, se in stats],
-                                      [s.alpha_z * se for _, _, se in stats])
-        return memo["any"]
+        return any_significant(pairs, [sign * d for d, _, _ in stats],
+                               [math.sqrt(max(v + se * se, MIN_SD ** 2)) for _, v, se in stats],
+                               [s.alpha_z * se for _, _, se in stats])
 
+    roles = option_roles(q) or []
+    p_any = any_met() if any(r[0] in ("any_met", "none_met") for r in roles) else None   # one Monte Carlo per question
     probs = []
-    for role in option_roles(q) or []:
+    for role in roles:
         if role[0] == "improves":
             probs.append(sig(role[1], role[2])[0])
         elif role[0] == "not_improves":
@@ -178,6 +175,5 @@ def ct_format_answer(q: Question, beliefs: dict[str, tuple[float, float, float]]
             a, b = compared_arms(q)[0]
             probs.append(sig(a, b)[2])
         elif role[0] in ("any_met", "none_met"):
-            p_any = any_met()
             probs.append(p_any if role[0] == "any_met" else 1.0 - p_any)
     return normalise(probs)

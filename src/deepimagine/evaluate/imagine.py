@@ -47,6 +47,7 @@ class Settings:
     pairing: str = "trial"            # trial: two compared arms start from the two arms of one anchor trial | none
     aggregate: str = "pooled"         # pooled: the k paths as k estimates of one target | mixture
     shared_steps: str = "ask"         # skip: in trial-paired chains, a change both arms make is not asked | ask
+    variance_scale: float = 1.0       # each step's variance (from its bins) times this: 1 as the operator says, 0 point estimates
 
 
 @dataclass
@@ -219,6 +220,7 @@ def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings, key:
         chain.invalid_steps += 1
         probs = [1.0 / len(centres)] * len(centres)
     mean, var = expected_change(probs, centres)
+    var *= s.variance_scale
     chain.mean += mean * chain.scale
     chain.var += var * chain.scale ** 2
     chain.step_vars.append((key, var * chain.scale ** 2))

@@ -148,7 +148,8 @@ def imagine_settings(params) -> "Settings":
     ev, pp = params.evaluate, params.pairs
     return Settings(edges_sd=tuple(pp.change_edges_sd), edges_rel=tuple(pp.change_edges_rel), k=ev.imagine_k,
                     order=tuple(ev.imagine_order), weights=ev.imagine_weights,
-                    pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate, shared_steps=ev.imagine_shared_steps)
+                    pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate, shared_steps=ev.imagine_shared_steps,
+                    variance_scale=ev.imagine_variance_scale)
 
 
 def calibration_group(q: Question) -> Optional[str]:
