@@ -206,6 +206,8 @@ class PairsParams:
     prospective: bool
     anchor_k: int
     anchor_min_similarity: float
+    anchor_pool: Literal["endpoint", "block"]
+    anchor_outcome_weight: float
     ct_open_cutoff: str
     reverse_natural: list[str]
 
@@ -220,7 +222,8 @@ class PairsParams:
         _iso_date("pairs.test_cutoff", self.test_cutoff)
         _iso_date("pairs.ct_open_cutoff", self.ct_open_cutoff)
         _within("pairs", "alpha", self.alpha, 0, 1, low_open=True, high_open=True)
-        _at_least("pairs", 0, direction_margin_sd=self.direction_margin_sd, direction_margin_rel=self.direction_margin_rel)
+        _at_least("pairs", 0, direction_margin_sd=self.direction_margin_sd, direction_margin_rel=self.direction_margin_rel,
+                  anchor_outcome_weight=self.anchor_outcome_weight)
         _positive("pairs", anchor_k=self.anchor_k, max_natural_per_study=self.max_natural_per_study,
                   approx_top_k=self.approx_top_k, approx_block_size=self.approx_block_size,
                   approx_max_per_trial_pair=self.approx_max_per_trial_pair)

@@ -151,7 +151,8 @@ def _attach_all_anchors(bench: dict, cells_path: Path, p) -> dict:
     for name, questions in bench.items():
         targets = _targets_local if name == "test" else _targets_ct_format
         before = p.ct_open_cutoff if name == "ct_open" else None
-        counts[name] = attach_anchors(questions, targets, index, embed, p.anchor_k, p.anchor_min_similarity, before)
+        counts[name] = attach_anchors(questions, targets, index, embed, p.anchor_k, p.anchor_min_similarity, before,
+                                      pool=p.anchor_pool, outcome_weight=p.anchor_outcome_weight)
     log.info("anchors: %s", counts)
     return counts
 
