@@ -36,6 +36,8 @@ def embed(texts):
     ("Change from baseline in mean seated systolic blood pressure (SBP) at week 12",
      "Change from baseline in mean seated diastolic blood pressure (DBP) at week 12", False),
     (EASI_A, EASI_50, False),
+    # the keys alone match a mean change and a responder rate of one measure; the unit (% vs percent of
+    # participants) keeps them apart in the index (retrieve pools blocks of the question's unit only)
     ("Change From Baseline to Week 24 in HbA1c", "Proportion of Participants With HbA1c <7.0% at Week 24", True),
 ])
 def test_same_endpoint_ignores_time_points_and_generic_wording(a, b, same):

@@ -166,9 +166,10 @@ class AnchorIndex:
             lst.sort(key=lambda x: (-round(x[0], 9), -round(trial_fit[x[2].get("nct_id")], 9),
                                     str(x[2].get("nct_id")), str(x[2].get("arm_label"))))
             if len(blocks) > 1:      # one cell per trial arm: its other time points are the same arm again
-                seen_arms: set = set()
-                lst = [x for x in lst if (key := (x[2].get("nct_id"), x[2].get("arm_label"))) not in seen_arms
-                       and not seen_arms.add(key)]
+                best_cell = {}
+                for x in lst:
+                    best_cell.setdefault((x[2].get("nct_id"), x[2].get("arm_label")), x)
+                lst = list(best_cell.values())
             arms[name] = [{**s, "score": round(sc, 4), "outcome_similarity": round(osim, 4)}
                           for sc, osim, s in lst[:k]]
         return arms
