@@ -1,5 +1,6 @@
 """Intervention identity: development codes stay whole, codes and generic names listed together as
-other names are one compound, and prompts show the registry's own name, not the blocking key."""
+other names are one compound, and prompts show that compound's one name (its key), however a trial
+lists it (code, brand or generic name with its dose)."""
 from deepimagine.pairs.cells import canonical_names
 from deepimagine.core.questions import render_prompt
 from deepimagine.core.states import PathStep, describe, factor_key, step_question
@@ -27,14 +28,26 @@ def _state(**kw):
     return {**base, **kw}
 
 
-def test_step_prompt_shows_registry_names_and_steps_compare_keys():
+def test_step_prompt_shows_one_name_per_compound_and_steps_compare_keys():
     before = _state(intervention="pirataopram", intervention_name="Pirataopram", arm_label="Pirataopram 20 mg")
     after = _state(intervention="sotaratamine", intervention_name="BLS-3589", arm_label="BLS-3589 56 mg")
     assert factor_key(before, "intervention") != factor_key(after, "intervention")
-    assert describe(after, "intervention") == "BLS-3589 56 mg BIW"
+    assert describe(after, "intervention") == "sotaratamine 56 mg BIW"
     prompt = render_prompt(step_question(PathStep("intervention", before, after), -10.0, 9.0, 40, True, "q"))
-    assert "change: arm: Pirataopram 56 mg BIW -> BLS-3589 56 mg BIW" in prompt
-    assert "bls" not in prompt.replace("BLS", "")    # the lower-cased key never reaches the prompt
+    assert "change: arm: pirataopram 56 mg BIW -> sotaratamine 56 mg BIW" in prompt
+    # a trial that lists the compound by its code (and the dose in the name) reads the same name
+    coded = _state(intervention="sotaratamine", intervention_name="BLS-3589 56 mg", arm_label="B")
+    assert describe(coded, "intervention") == describe(after, "intervention")
+    assert describe(_state(intervention=None, intervention_name="Newdrug"), "intervention") == "Newdrug 56 mg BIW"
+
+
+def test_natural_pair_arms_show_the_compound_name_steps_show():
+    from deepimagine.pairs.build import arm_context
+    cell = {"arm_label": "BLS-3589 56 mg", "arm_type": "EXPERIMENTAL", "intervention": "sotaratamine",
+            "intervention_name": "BLS-3589", "is_placebo": False, "dose_value": 56.0, "dose_unit": "mg"}
+    assert arm_context(cell, with_result=False)["intervention"] == "sotaratamine"
+    assert arm_context({**cell, "is_placebo": True, "intervention": None, "intervention_name": "Matching placebo"},
+                       with_result=False)["intervention"] == "placebo"
 
 
 def test_built_path_carries_the_target_name_with_the_intervention():
@@ -48,11 +61,11 @@ def test_built_path_carries_the_target_name_with_the_intervention():
     steps = build_path(start, target, ("intervention", "dose", "region"))
     assert [s.factor for s in steps] == ["intervention", "region"]
     prompt = render_prompt(step_question(steps[0], -10.0, 9.0, 40, True, "q"))
-    assert "change: arm: placebo -> BLS-3589 56 mg BIW" in prompt
+    assert "change: arm: placebo -> sotaratamine 56 mg BIW" in prompt
     assert "Placebo 56" not in prompt
     # the next step's state shows the drug reached, not the start's name
     second = render_prompt(step_question(steps[1], -12.0, 9.0, 40, True, "q2"))
-    assert "BLS-3589" in second and "Placebo" not in second
+    assert "sotaratamine" in second and "Placebo" not in second
     # drug A -> drug B: B's name, not A's
     other = build_path(_state(intervention="pirataopram", intervention_name="Pirataopram"), target, ("intervention",))
-    assert describe(other[0].after, "intervention") == "BLS-3589 56 mg BIW"
+    assert describe(other[0].after, "intervention") == "sotaratamine 56 mg BIW"

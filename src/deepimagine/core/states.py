@@ -143,9 +143,11 @@ def population_text(s: dict) -> str:
 
 
 def shown_intervention(s: dict) -> Optional[str]:
-    """The intervention as the registry names it ('NVT-1854'), for prompts; ``intervention`` is the
-    normalised, synonym-merged key that steps compare."""
-    return "placebo" if s.get("is_placebo") else (s.get("intervention_name") or s.get("intervention"))
+    """The intervention as prompts name it: its compound's one name, the normalised, synonym-merged
+    key that steps compare ('femataclidinium' for 'CSP-5373 25 µg' and 'Femataclidinium 50
+    micrograms' alike), so that a model reads one name per compound wherever a trial lists it by
+    code, brand or generic name with its dose; the registry's own name where no key was made."""
+    return "placebo" if s.get("is_placebo") else (s.get("intervention") or s.get("intervention_name"))
 
 
 def describe(state: dict, factor: str) -> str:

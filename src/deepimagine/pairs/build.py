@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional
 
 from ..core.operator import finite_or_none, cell_sd, change_bin, standardised_change
+from ..core.states import shown_intervention
 from ..core.questions import (CHANGE_OPTIONS, COMPARATIVE_OPTIONS, COMPARATIVE_OPTIONS_IMPROVEMENT, DIRECTION_OPTIONS,
                               SUPERIORITY_OPTIONS, Question)
 
@@ -134,7 +135,7 @@ def arm_context(cell: dict, with_result: bool) -> dict:
         "label": cell.get("arm_label"),
         "type": cell.get("arm_type"),
         "description": cell.get("arm_description"),
-        "intervention": cell.get("intervention_name") or cell.get("intervention"),
+        "intervention": shown_intervention(cell),      # the compound's one name (core/states.py)
         "intervention_type": cell.get("intervention_type"),
         "dose": dose_dict(cell),
     }
