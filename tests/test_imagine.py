@@ -387,6 +387,43 @@ def test_a_step_both_paired_arms_make_is_not_asked():
     assert counts["steps"] == 3 and "shared_steps" not in counts
 
 
+def test_placebo_paths_read_the_drug_effect_from_each_anchor_trials_placebo_arm():
+    """imagine_placebo_paths: anchor trial T1 (drug 1.5, placebo 1.0, SD 1, n 100) gives its anchor
+    pair and a placebo path: both chains start at T1's placebo cell (1.0); the drug's takes the one
+    step placebo -> the target drug (answered (0, 0, 0, .5, .5): mean (0.375 + 0.9) / 2 SD); the
+    region step both make is shared and not asked. Precision weights: the anchor pair
+    1 / (0 + 2 x 1/100), the placebo path 1 / (its step variance) with no sampling term (one start)."""
+    q = _paired_question()
+    s = im.Settings(k=1, shared_steps="skip", weights="precision", placebo_paths=True)
+    chains = im.plan_chains(q, s)
+    path = [c for c in chains if c.from_placebo]
+    assert [(c.arm, c.pair, c.start["nct_id"], c.start["is_placebo"]) for c in path] == [
+        ("Drug 20 mg", im.PLACEBO_PAIR, "T1", True), ("Placebo", im.PLACEBO_PAIR, "T1", True)]
+    drug_path = path[0]
+    assert [x.factor for x in drug_path.steps] == ["intervention", "region"] and drug_path.shared == {1}
+    assert all(not c.from_placebo for c in im.plan_chains(q, im.Settings(k=1, placebo_paths=False)))
+    answer = [0, 0, 0, 0.5, 0.5]
+    asked = []
+    ask = lambda b: asked.extend(b) or [format_answer(answer)] * len(b)  # noqa: E731
+    probs, traj, counts = im.imagine([q], ask, s)
+    assert [x.factor for x in asked] == ["arm"] and "placebo" in asked[0].from_value   # an intervention step asks as an arm change
+    mean, var = op.expected_change(answer, op.bin_centres(s.edges_sd))
+    d, v = [1.5 - 1.0, mean], [0.0, var]
+    w = [1 / (0.0 + 2 * 1 / 100), 1 / var]
+    m = (w[0] * d[0] + w[1] * d[1]) / sum(w)
+    within = (w[0] ** 2 * v[0] + w[1] ** 2 * v[1]) / sum(w) ** 2
+    between = sum(wi * (x - m) ** 2 for wi, x in zip(w, d)) / sum(w) / 2
+    se = math.sqrt(2 / 100)
+    up, down, none = answers.significance_probs(m, within + between, se)
+    assert probs["q1"] == pytest.approx(answers.normalise([up, down, none]), abs=1e-6)
+    # the retrieval control takes no placebo path (nothing imagined would make the drug equal placebo)
+    from deepimagine.evaluate.llm import RetrievalPredictor
+    from deepimagine.core.params import default_params
+    ctrl = RetrievalPredictor(default_params(["evaluate.imagine_placebo_paths=true", "evaluate.imagine_k=1"]))
+    ctrl.predict([q])
+    assert len(ctrl.trajectories["q1"]["chains"]) == 2
+
+
 def _endpoint_question():
     """Two dose arms vs placebo (an endpoint question): trial T1 holds all three arms; T2 holds only
     the 40 mg arm and placebo; T3 only the 20 mg arm."""

@@ -434,6 +434,7 @@ class EvaluateParams:
     imagine_aggregate: Literal["pooled", "mixture"]   # the k paths: k estimates of one target | a mixture
     imagine_shared_steps: Literal["skip", "ask"]   # trial-paired chains: a change both arms make is not asked (it cancels)
     imagine_variance_scale: float          # each imagined step's variance times this (1: as the operator's bins say; 0: point estimates)
+    imagine_placebo_paths: bool            # trial-paired drug-vs-placebo pairs: + a path per anchor trial from its placebo arm (placebo -> drug)
     max_llm_questions: Optional[int]
     max_llm_questions_local: Optional[int]   # the local (test) benchmark's sample; null: max_llm_questions
     dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)

@@ -48,6 +48,7 @@ class Settings:
     aggregate: str = "pooled"         # pooled: the k paths as k estimates of one target | mixture
     shared_steps: str = "ask"         # skip: in trial-paired chains, a change both arms make is not asked | ask
     variance_scale: float = 1.0       # each step's variance (from its bins) times this: 1 as the operator says, 0 point estimates
+    placebo_paths: bool = False       # trial-paired drug-vs-placebo pairs: + a path per anchor trial from its placebo arm (placebo -> drug)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Chain:
     trajectory: list[dict] = field(default_factory=list)
     invalid_steps: int = 0
     pair: Optional[int] = None        # index of the anchor trial shared with the other compared arm's chain
+    from_placebo: bool = False        # a placebo path: this pair's two chains start at one placebo cell (placebo_paths)
     group: Optional[int] = None       # the compared pair (index in compared_arms) whose trial-paired chains these are
     step_vars: list[tuple] = field(default_factory=list)   # ((factor, from, to), variance added) per step
     shared: set = field(default_factory=set)   # indices of steps the other arm's chain of its trial makes too (not asked)
@@ -182,9 +184,43 @@ def plan_chains(q: Question, s: Settings, own_anchor: bool = True) -> list[Chain
                 w = max(float(a.get("score") or 0.0), 1e-3) if s.weights == "similarity" else 1.0
                 chains.append(Chain(q.id, arm, a, build_path(a, target, s.order), scale, rel, w, value, 0.0,
                                     pair=None if group is None else j, group=group))
+        if s.placebo_paths and group is not None:
+            chains += placebo_paths(q.id, anchors, targets, s, group)
     if s.shared_steps == "skip":
         mark_shared_steps(chains)
     return chains
+
+
+PLACEBO_PAIR = 1000   # pair index offset of the placebo paths (anchor trial j's placebo path is pair 1000 + j)
+
+
+def placebo_paths(qid: str, anchors: dict[str, list[dict]], targets: dict[str, dict], s: Settings,
+                  group: int) -> list[Chain]:
+    """The placebo paths of one trial-paired drug-vs-placebo pair (``Settings.placebo_paths``, pure).
+
+    For each anchor trial j whose anchor of the question's placebo arm is a placebo cell, one more
+    pair of chains, both starting at that placebo cell: the drug arm's walks placebo -> the target
+    drug and dose (then the context steps), the placebo arm's only the context steps, which both
+    make and which cancel. Their difference is the operator's imagined effect of the target drug at
+    its dose over placebo, read without the anchor trial's own drug arm: an estimate whose error is
+    the operator's, not that arm's sampling error, combined with the anchor paths by precision. The
+    retrieval control has no such path (it imagines nothing, so the drug arm would equal placebo)."""
+    arms = [a for a in targets if anchors.get(a)]
+    if len(arms) != 2:
+        return []
+    placebo = [a for a in arms if targets[a].get("is_placebo")]
+    if len(placebo) != 1:
+        return []
+    pbo, drug = placebo[0], next(a for a in arms if a != placebo[0])
+    out = []
+    for j, cell in enumerate(anchors[pbo]):
+        if not cell.get("is_placebo") or j >= len(anchors[drug]):
+            continue
+        value, scale, rel = chain_start(cell)
+        for arm in (drug, pbo):
+            out.append(Chain(qid, arm, cell, build_path(cell, targets[arm], s.order), scale, rel, 1.0, value, 0.0,
+                             pair=PLACEBO_PAIR + j, group=group, from_placebo=True))
+    return out
 
 
 def mark_shared_steps(chains: Sequence[Chain]) -> None:
@@ -255,7 +291,9 @@ def paired_difference(ca: Sequence[Chain], cb: Sequence[Chain], how: str = "mixt
         cov = sum(math.sqrt(max(v, 0.0) * max(vb[k], 0.0)) for k, v in a.step_vars if k and k in vb)
         ds.append(a.mean - b.mean)
         vs.append(max(a.var + b.var - 2.0 * cov, 0.0))
-        ws.append(1.0 / (vs[-1] + sampling_var(a) + sampling_var(b)) if precision else (a.weight + b.weight) / 2)
+        # a placebo path's two chains start at one cell: its sampling error cancels in their difference
+        start_var = 0.0 if a.from_placebo and b.from_placebo else sampling_var(a) + sampling_var(b)
+        ws.append(1.0 / max(vs[-1] + start_var, 1e-12) if precision else (a.weight + b.weight) / 2)
     return combine(ds, vs, ws, how)
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -149,7 +150,7 @@ def imagine_settings(params) -> "Settings":
     return Settings(edges_sd=tuple(pp.change_edges_sd), edges_rel=tuple(pp.change_edges_rel), k=ev.imagine_k,
                     order=tuple(ev.imagine_order), weights=ev.imagine_weights,
                     pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate, shared_steps=ev.imagine_shared_steps,
-                    variance_scale=ev.imagine_variance_scale)
+                    variance_scale=ev.imagine_variance_scale, placebo_paths=ev.imagine_placebo_paths)
 
 
 def calibration_group(q: Question) -> Optional[str]:
@@ -388,7 +389,8 @@ class RetrievalPredictor:
     def predict(self, questions: Sequence[Question]) -> list[Prediction]:
         from .imagine import answer_or_uniform, imagine
 
-        settings = imagine_settings(self.params)
+        # no placebo paths: a path that imagines nothing from a placebo cell would give the drug no effect
+        settings = replace(imagine_settings(self.params), placebo_paths=False)
         return answer_or_uniform(list(questions), lambda qs: imagine(qs, None, settings), self.counts, self.trajectories)
 
 
