@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deepimagine.core import generate
-from deepimagine.core.questions import render_messages
+from deepimagine.core.questions import render_messages, render_prompt
 
 from fixtures import toy
 
@@ -126,6 +126,7 @@ def test_prefix_cached_scoring_equals_one_pass_per_pair(model_dir):
     prompts = [g.render(render_messages(q), thinking=False) for q in qs]
     cands = [decision_candidates(2 + i % 4) for i in range(len(qs))]   # 2..5 options
     assert g.backend._full_attention_only()
+    assert generate.shared_prefix([g.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]) > 20  # the system prompt
     cached = g.backend.score_cached(prompts, cands)
     pairs = g.backend.score_pairs(prompts, cands)
     assert [len(r) for r in cached] == [len(c) for c in cands]
@@ -267,3 +268,22 @@ def test_decision_only_ignores_decisions_inside_thinking():
     assert generate.truncate_at_stop(text, None, True) == text[:text.index("\nREASON")]
     assert generate.truncate_at_stop("<think>DECISION: (0.1, 0.9)", None, True) == "<think>DECISION: (0.1, 0.9)"
     assert not generate.decision_done("<think>DECISION: (0.1, 0.9)") and generate.decision_done(text)
+
+
+def test_shared_prefix_leaves_each_prompt_a_token_and_skips_short_ones():
+    assert generate.shared_prefix([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 11]]) == 9
+    assert generate.shared_prefix([list(range(12)), list(range(12))]) == 11    # identical: one token left
+    assert generate.shared_prefix([[1, 2, 3, 9], [1, 2, 3, 8]]) == 0            # 3 shared: below the minimum
+    assert generate.shared_prefix([[5] * 20, [6] * 20]) == 0 and generate.shared_prefix([]) == 0
+
+
+def test_prefix_cached_scoring_without_a_shared_prefix_equals_one_pass_per_pair(model_dir):
+    """Prompts that share no first tokens take the plain batched path: the same log-probs."""
+    g = generate.Generator(model_dir, backend="transformers", batch_size=2)
+    from deepimagine.evaluate.llm import decision_candidates
+
+    qs = toy.toy_questions(4, seed=3)
+    prompts = [("x " * i) + render_prompt(q) for i, q in enumerate(qs)]   # different first tokens
+    assert generate.shared_prefix([g.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]) == 0
+    cands = [decision_candidates(3) for _ in qs]
+    assert g.backend.score_cached(prompts, cands) == [pytest.approx(r, abs=1e-4) for r in g.backend.score_pairs(prompts, cands)]

@@ -478,3 +478,34 @@ def test_each_compared_pair_of_an_endpoint_question_is_trial_paired():
     text = render_prompt(im.rag_question(_endpoint_question(), s))
     assert [line.split("| result ")[1] for line in text.splitlines() if "| result " in line] == [
         "1.5 %, n=100", "2 %, n=100", "2.5 %, n=100", "1 %, n=100", "-1 %, n=100"]
+
+
+def test_empirical_centres_are_each_bins_mean_change_with_the_midpoint_where_a_bin_is_thin():
+    edges = (-0.6, -0.15, 0.15, 0.6)
+    got = op.empirical_centres({4: [0.7, 1.3, 2.2], 2: [0.0, 0.1], 0: [-1.0]}, edges, min_count=2)
+    assert got == pytest.approx([-1.05, -0.375, 0.05, 0.375, 1.4])   # bins 0, 1, 3: too few -> midpoints
+
+
+def test_fit_step_centres_per_operator_group_falls_back_to_the_pooled_bin():
+    """Placebo -> drug steps ('arm_placebo') and dose steps get their own outer-bin centres; a bin
+    with too few examples of a group takes the scale's pooled centre; relative steps apart."""
+    def step(factor, frm, to, b, z, scale="sd"):
+        return Question(id=f"{factor}{b}{z}", source="synthetic", kind="imagined", category="change", split="train",
+                        nct_ids=[], factor=factor, from_value=frm, to_value=to, options=list(CHANGE_OPTIONS),
+                        answer_index=b, meta={"z": z, "scale_from": scale})
+    steps = ([step("intervention", "placebo", "drug 5 mg", 4, z) for z in (2.0, 3.0)]
+             + [step("dose", "5 mg", "10 mg", 4, z) for z in (0.8, 1.0)]
+             + [step("dose", "5 mg", "10 mg", 2, 0.1)] + [step("dose", "5 mg", "10 mg", 3, 0.2, "relative")] * 2)
+    c = im.fit_step_centres(steps, (-0.6, -0.15, 0.15, 0.6), (-0.3, -0.05, 0.05, 0.3), min_count=2)
+    assert c["sd"][4] == pytest.approx(1.7) and c["sd"][2] == pytest.approx(0.0)   # 1 example in bin 2: midpoint
+    assert c["sd/arm_placebo"][4] == pytest.approx(2.5) and c["sd/dose"][4] == pytest.approx(0.9)
+    assert c["sd/arm_placebo"][0] == c["sd"][0] == pytest.approx(-1.05)
+    assert c["relative"][3] == pytest.approx(0.2) and "sd/arm" not in c
+    s = im.Settings(edges_sd=(-0.6, -0.15, 0.15, 0.6), centres=c)
+    assert s.step_centres(False, "arm_placebo")[4] == pytest.approx(2.5)
+    assert s.step_centres(False, "region") == c["sd"]                          # no group fit: the pooled one
+    assert im.Settings(edges_sd=(-0.6, -0.15, 0.15, 0.6)).step_centres(False, "dose") == op.bin_centres((-0.6, -0.15, 0.15, 0.6))
+    # a placebo -> drug step answered 'much higher' moves the carried value by its group's centre
+    ch = im.Chain("q", "a", {}, [], scale=2.0, relative=False, mean=1.0)
+    im.apply_step(ch, [0, 0, 0, 0, 1], s, ("intervention", "placebo", "drug 5 mg"))
+    assert ch.mean == pytest.approx(1.0 + 2.5 * 2.0) and ch.var == 0.0

@@ -63,3 +63,29 @@ def test_factor_weights_shift_the_operator_selection_and_default_to_none():
     even = Counter(x.factor for x in operator_first(pool, 200, 0, True, {}))
     assert 70 < even["arm"] < 130
     assert [x.id for x in operator_first(pool, 200, 0, True, {})] == [x.id for x in operator_first(pool, 200, 0, True)]
+
+
+def test_model_system_prompt_reaches_sft_and_grpo_prompts_and_evaluation(monkeypatch):
+    """``model.system_prompt``: SFT rows, GRPO prompts and the evaluated prompts open with the
+    system prompt, or start at the user turn; the question itself is the same."""
+    import deepimagine.evaluate.llm as llm
+    from deepimagine.core import params as P
+    from deepimagine.core.questions import SYSTEM_PROMPT
+    from deepimagine.train.data import rl_rows
+
+    q = toy_questions(1, seed=5)[0]
+    with_sys, without = sft_rows([q], {}).rows[0]["prompt"], sft_rows([q], {}, system=False).rows[0]["prompt"]
+    assert with_sys[0] == {"role": "system", "content": SYSTEM_PROMPT} and without == with_sys[1:]
+    assert [m["role"] for m in rl_rows([q], system=False)[0]["prompt"]] == ["user"]
+    seen = {}
+
+    class Recorder:   # what the evaluation renders for the model
+        def score_options(self, msgs, conts, adapter=None):
+            seen[flag] = msgs[0]
+            return [[0.0] * len(c) for c in conts]
+
+    monkeypatch.setattr(llm, "get_generator", lambda *a, **k: Recorder())
+    for flag in (True, False):
+        params = P.load("params.yaml", overrides=[f"model.system_prompt={str(flag).lower()}"])
+        llm.LLMPredictor(params, "sft", "direct")._option_scores([q])
+    assert seen[True][0]["role"] == "system" and seen[False] == seen[True][1:]

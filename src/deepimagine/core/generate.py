@@ -106,6 +106,18 @@ def truncate_at_stop(text: str, stop: Sequence[str] | None, decision_only: bool)
     return text[:cut]
 
 
+def shared_prefix(token_lists: Sequence[Sequence[int]], min_length: int = 8) -> int:
+    """How many first tokens every list shares, leaving each at least one token of its own (the
+    last prompt token's logits score a continuation's first token); 0 when fewer than
+    ``min_length`` are shared (too short to be worth a separate forward pass)."""
+    if not token_lists:
+        return 0
+    first, n = token_lists[0], min(len(t) for t in token_lists) - 1
+    for t in token_lists[1:]:
+        n = next((i for i in range(n) if t[i] != first[i]), n)
+    return n if n >= min_length else 0
+
+
 def normalize_adapters(adapters, adapter_path: Optional[str] = None) -> dict[str, str]:
     """{name: path}: a single path (the old argument) becomes {'default': path}; 'base' is reserved."""
     if adapters is not None and adapter_path is not None:
@@ -290,9 +302,13 @@ class TransformersBackend:
 
     def score_cached(self, prompts: list[str], continuations: list[list[str]],
                      adapter: Optional[str] = None) -> list[list[float]]:
-        """Prefix-cached scoring: a batch of right-padded prompts in one forward pass, then every
-        (prompt, continuation) pair on the prompt's KV cache with explicit positions, so padding
-        never shifts a token: the same log-probabilities as ``score_pairs`` at a fraction of the cost."""
+        """Prefix-cached scoring: the prompts' common first tokens (the chat template's system
+        prompt: a fifth of a step prompt) run once (``shared_prefix``); then a batch of left-padded
+        prompt remainders on that cache in one forward pass, and every (prompt, continuation) pair
+        on the prompt's KV cache, with explicit positions, so padding never shifts a token: the same
+        log-probabilities as ``score_pairs`` at a fraction of the cost."""
+        import copy
+
         import torch
         from tqdm import tqdm
 
@@ -303,19 +319,30 @@ class TransformersBackend:
         order = sorted(range(len(prompts)), key=lambda i: len(P[i]))
         step = max(1, self.batch_size)
         pad = tok.pad_token_id
+        shared = shared_prefix(P)
         with self.using(adapter), torch.no_grad():
+            prefix_cache = None
+            if shared:
+                prefix_cache = self.model(input_ids=torch.tensor([P[0][:shared]], device=self.device),
+                                          use_cache=True).past_key_values
             for k in tqdm(range(0, len(order), step), desc="score", disable=len(order) < 8 * step, mininterval=5):
                 idx = order[k:k + step]
-                lens = torch.tensor([len(P[i]) for i in idx])
+                lens = torch.tensor([len(P[i]) - shared for i in idx])        # each prompt's remainder
                 width = int(lens.max())
                 ids = torch.full((len(idx), width), pad, dtype=torch.long)    # left padding: every prompt ends
                 mask = torch.zeros_like(ids)                                  # at the last column
                 for r, i in enumerate(idx):
-                    ids[r, width - len(P[i]):] = torch.tensor(P[i])
-                    mask[r, width - len(P[i]):] = 1
-                pos = (mask.cumsum(dim=1) - 1).clamp(min=0)                  # positions as if unpadded
+                    ids[r, width - int(lens[r]):] = torch.tensor(P[i][shared:])
+                    mask[r, width - int(lens[r]):] = 1
+                pos = shared + (mask.cumsum(dim=1) - 1).clamp(min=0)          # positions as if unpadded
+                kwargs = {}
+                if prefix_cache is not None:
+                    cache = copy.deepcopy(prefix_cache)
+                    cache.reorder_cache(torch.zeros(len(idx), dtype=torch.long, device=self.device))
+                    kwargs = {self._cache_kwarg(): cache}
+                    mask = torch.cat([torch.ones(len(idx), shared, dtype=mask.dtype), mask], dim=1)
                 res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                 position_ids=pos.to(self.device), use_cache=True, logits_to_keep=1)
+                                 position_ids=pos.to(self.device), use_cache=True, logits_to_keep=1, **kwargs)
                 last = torch.log_softmax(res.logits.float()[:, -1], dim=-1).cpu()
                 pairs = [(r, j) for r, i in enumerate(idx) for j in range(len(C[i]))]
                 if not pairs:
@@ -331,7 +358,7 @@ class TransformersBackend:
                     cmask[q, :len(c)] = 1
                 rows = torch.tensor([r for r, _ in pairs])
                 full_mask = torch.cat([mask[rows], cmask], dim=1)
-                cpos = lens[rows].unsqueeze(1) + torch.arange(cw).unsqueeze(0)
+                cpos = shared + lens[rows].unsqueeze(1) + torch.arange(cw).unsqueeze(0)
                 cres = self.model(input_ids=cids.to(self.device), attention_mask=full_mask.to(self.device),
                                   position_ids=cpos.to(self.device), use_cache=True, **{self._cache_kwarg(): cache})
                 logp = torch.log_softmax(cres.logits.float(), dim=-1).cpu()

@@ -5,15 +5,16 @@ cells when their dispersion gives one (edges ``pairs.change_edges_sd``) and ``|a
 (a relative change, edges ``pairs.change_edges_rel``). Four edges make the five bins of
 ``questions.CHANGE_OPTIONS`` (much lower, lower, about the same, higher, much higher).
 
-Each bin has a representative standardised value (``bin_centres``), used by the chain to turn a
-distribution over bins into an expected change and its variance. ``cell_sd`` derives a cell's
+Each bin has a representative standardised value, used by the chain to turn a distribution over
+bins into an expected change and its variance: ``bin_centres`` (fixed by the edges) or
+``empirical_centres`` (each bin's mean change over examples that fell in it). ``cell_sd`` derives a cell's
 per-participant SD from its posted dispersion (the scale every stage standardises with).
 """
 from __future__ import annotations
 
 import bisect
 import math
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 Z95 = 1.959963984540054
 
@@ -82,6 +83,20 @@ def bin_centres(edges: Sequence[float]) -> list[float]:
     low = e[0] - (e[1] - e[0]) if len(e) > 1 else e[0] - 1.0
     high = e[-1] + (e[-1] - e[-2]) if len(e) > 1 else e[-1] + 1.0
     return [low] + inner + [high]
+
+
+def empirical_centres(changes_by_bin: Mapping[int, Sequence[float]], edges: Sequence[float],
+                      min_count: int = 20) -> list[float]:
+    """Each bin's mean standardised change over the examples whose change fell in it, where at
+    least ``min_count`` did (else ``bin_centres``' value): the outer bins are open, and a drug's
+    whole effect over placebo lies further beyond their edge than a dose step's. A mean of values
+    inside a bin lies inside it, so the centres stay ordered."""
+    fixed = bin_centres(edges)
+    out = []
+    for b, c in enumerate(fixed):
+        zs = [float(z) for z in changes_by_bin.get(b, ()) if math.isfinite(float(z))]
+        out.append(sum(zs) / len(zs) if len(zs) >= min_count else c)
+    return out
 
 
 def expected_change(probs: Sequence[float], centres: Sequence[float]) -> tuple[float, float]:

@@ -282,6 +282,7 @@ class ModelParams:
     max_new_tokens: int
     temperature: float
     enable_thinking: bool                 # chat templates' enable_thinking (Qwen3/3.5): evaluation, teachers, GRPO
+    system_prompt: bool                   # the trained / evaluated model's prompts open with questions.SYSTEM_PROMPT (teachers always)
     openai_base_url: str                  # backend openai: any OpenAI-compatible server (key: $OPENAI_API_KEY)
     openai_model: Optional[str]           # backend openai: the served model name
     openai_concurrency: int               # backend openai: requests in flight
@@ -435,6 +436,7 @@ class EvaluateParams:
     imagine_shared_steps: Literal["skip", "ask"]   # trial-paired chains: a change both arms make is not asked (it cancels)
     imagine_variance_scale: float          # each imagined step's variance times this (1: as the operator's bins say; 0: point estimates)
     imagine_placebo_paths: bool            # trial-paired drug-vs-placebo pairs: + a path per anchor trial from its placebo arm (placebo -> drug)
+    step_centres: Literal["midpoint", "calibration"]   # the bins' values a step is read with: the edges' midpoints | each bin's mean change over the calibration steps, per operator group
     max_llm_questions: Optional[int]
     max_llm_questions_local: Optional[int]   # the local (test) benchmark's sample; null: max_llm_questions
     dose_chains: bool                      # also imagine EVERY successive dose step of the local benchmark (mechanism.json)

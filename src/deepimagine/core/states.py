@@ -34,6 +34,19 @@ TRAINING_FACTOR = {"intervention": "arm", "dose": "dose", "region": "region", "p
 FACTOR_GROUP = {"arm": "arm", "comparator": "arm", "intervention": "arm", "dose": "dose",
                 "outcome_measure": "outcome", "time_point": "time", "time_frame": "time",
                 "region": "context", "population": "context", "phase": "context"}
+
+
+def operator_group(factor: Optional[str], from_value=None, to_value=None) -> Optional[str]:
+    """The group of an operator step: its factor group (``FACTOR_GROUP``), with the arm steps to or
+    from a placebo ('arm_placebo') apart from those between two active arms ('arm'). The two kinds
+    differ in size (a drug's whole effect vs a difference of potencies) and in how well the operator
+    reads them (README, Results, session 17): calibration and bin centres are fitted per group."""
+    group = FACTOR_GROUP.get(factor or "")
+    if group == "arm" and any("placebo" in str(v or "").lower() for v in (from_value, to_value)):
+        return "arm_placebo"
+    return group
+
+
 PROTOCOL_KEYS = ("nct_id", "title", "conditions", "phase", "regions", "sex", "min_age", "max_age", "enrollment",
                  "arm_label", "arm_type", "arm_description", "intervention", "intervention_name", "is_placebo", "dose_value", "dose_unit",
                  "dose_value_mg", "dose_frequency", "measure", "measure_norm", "time_frame", "time_weeks")

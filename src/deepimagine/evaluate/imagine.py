@@ -7,8 +7,8 @@ with posted results (``context['anchors']``, the same anchors for every mode). H
    per step (``evaluate.imagine_order``) until the state equals the target arm;
 2. **the operator**: each step is a ``change`` question (the state before the step with the
    carried value, and the one change); the model answers a distribution over ordered bins of the
-   standardised change (``pairs.change_edges_*``). Each step adds the expected change (bin centres
-   x the scale: the anchor's SD, or |value| when no SD is posted) to the carried value, and its
+   standardised change (``pairs.change_edges_*``). Each step adds the expected change (bin centres,
+   ``evaluate.step_centres``, x the scale: the anchor's SD, or |value| when no SD is posted) to the carried value, and its
    variance to the carried variance; the next step's prompt shows the imagined value;
 3. **the arm's belief**: the k paths combined (uniform or similarity weights) as k estimates of
    one target (``evaluate.imagine_aggregate: pooled``: their mean, with variance (mean path
@@ -28,10 +28,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from ..core.operator import bin_centres, cell_sd, expected_change, finite_or_none
+from ..core.operator import bin_centres, cell_sd, empirical_centres, expected_change, finite_or_none
 from ..core.questions import Question, parse_decision
 from ..core.semantics import compared_arms, option_roles
-from ..core.states import FACTOR_ORDER, PathStep, build_path, describe, question_states, shown_intervention, step_question
+from ..core.states import (FACTOR_ORDER, PathStep, build_path, describe, operator_group, question_states, shown_intervention,
+                           step_question)
 from .answers import MIN_SD, Z_ALPHA, ct_format_answer, local_answer, local_roles
 
 
@@ -49,6 +50,14 @@ class Settings:
     shared_steps: str = "ask"         # skip: in trial-paired chains, a change both arms make is not asked | ask
     variance_scale: float = 1.0       # each step's variance (from its bins) times this: 1 as the operator says, 0 point estimates
     placebo_paths: bool = False       # trial-paired drug-vs-placebo pairs: + a path per anchor trial from its placebo arm (placebo -> drug)
+    centres: dict = field(default_factory=dict)   # 'sd' | 'relative' [/ operator group] -> bin centres (fit_step_centres); {}: midpoints
+
+    def step_centres(self, relative: bool, group: Optional[str] = None) -> list[float]:
+        """The bins' centres a step is read with: its operator group's, else its scale's pooled
+        ones, else the edges' midpoints (``bin_centres``)."""
+        kind = "relative" if relative else "sd"
+        got = self.centres.get(f"{kind}/{group}") or self.centres.get(kind)
+        return list(got) if got else bin_centres(self.edges_rel if relative else self.edges_sd)
 
 
 @dataclass
@@ -249,9 +258,9 @@ def step_key(step: PathStep) -> tuple:
 
 def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings, key: tuple = ()) -> None:
     """Carry the chain's belief through one step answered with bin ``probs`` (None: invalid -> no move,
-    the widest uncertainty of a uniform answer); ``key`` (``step_key``) records what it changed."""
-    edges = s.edges_rel if chain.relative else s.edges_sd
-    centres = bin_centres(edges)
+    the widest uncertainty of a uniform answer); ``key`` (``step_key``) records what it changed and
+    picks its operator group's bin centres (``Settings.step_centres``)."""
+    centres = s.step_centres(chain.relative, operator_group(*key) if key else None)
     if probs is None or len(probs) != len(centres):
         chain.invalid_steps += 1
         probs = [1.0 / len(centres)] * len(centres)
@@ -260,6 +269,33 @@ def apply_step(chain: Chain, probs: Optional[Sequence[float]], s: Settings, key:
     chain.mean += mean * chain.scale
     chain.var += var * chain.scale ** 2
     chain.step_vars.append((key, var * chain.scale ** 2))
+
+
+def fit_step_centres(steps: Sequence[Question], edges_sd: Sequence[float], edges_rel: Sequence[float],
+                     min_count: int = 20) -> dict[str, list[float]]:
+    """Bin centres (``empirical_centres``) from operator questions whose standardised change is known
+    (``meta['z']``, ``meta['scale_from']``): per scale ('sd' | 'relative') pooled, and per scale and
+    operator group (``states.operator_group``) where the group has ``min_count`` examples in a bin
+    (else that bin takes the pooled centre). Pure."""
+    by: dict[tuple, dict[int, list[float]]] = {}
+    for q in steps:
+        meta = q.meta or {}
+        z, kind = finite_or_none(meta.get("z")), "relative" if meta.get("scale_from") == "relative" else "sd"
+        if z is None or q.answer_index is None:
+            continue
+        for key in (kind, f"{kind}/{operator_group(q.factor, q.from_value, q.to_value)}"):
+            by.setdefault((kind, key), {}).setdefault(int(q.answer_index), []).append(z)
+    out: dict[str, list[float]] = {}
+    for kind, edges in (("sd", edges_sd), ("relative", edges_rel)):
+        if (kind, kind) not in by:
+            continue
+        pooled = empirical_centres(by[(kind, kind)], edges, min_count)
+        out[kind] = pooled
+        for (k, key), bins in sorted(by.items()):
+            if k == kind and key != kind:
+                own = empirical_centres(bins, edges, min_count)
+                out[key] = [own[b] if len(bins.get(b, ())) >= min_count else pooled[b] for b in range(len(pooled))]
+    return out
 
 
 def sampling_var(c: Chain) -> float:

@@ -21,7 +21,7 @@ from ..core import io
 from ..core.base_model import resolve_base_path
 from ..core.questions import (Question, canonical_change, format_answer, from_display, one_hot, parse_answer, parse_decision,
                               render_messages, reversed_change)
-from ..core.states import FACTOR_GROUP
+from ..core.states import FACTOR_GROUP, operator_group
 
 from .prediction import Prediction
 
@@ -150,20 +150,37 @@ def imagine_settings(params) -> "Settings":
     return Settings(edges_sd=tuple(pp.change_edges_sd), edges_rel=tuple(pp.change_edges_rel), k=ev.imagine_k,
                     order=tuple(ev.imagine_order), weights=ev.imagine_weights,
                     pairing=ev.imagine_pairing, aggregate=ev.imagine_aggregate, shared_steps=ev.imagine_shared_steps,
-                    variance_scale=ev.imagine_variance_scale, placebo_paths=ev.imagine_placebo_paths)
+                    variance_scale=ev.imagine_variance_scale, placebo_paths=ev.imagine_placebo_paths,
+                    centres=step_centres(ev.step_centres, tuple(pp.change_edges_sd), tuple(pp.change_edges_rel)))
+
+
+def step_centres(source: str, edges_sd: tuple, edges_rel: tuple,
+                 calibration_file: Path = io.CALIBRATION_FILE) -> dict[str, list[float]]:
+    """The bins' centres the chain reads each step with (``evaluate.step_centres``): {} for the
+    edges' fixed midpoints; 'calibration': per operator group, each bin's mean standardised change
+    over the operator's calibration steps (teacher-imagined cross-trial steps SFT never saw:
+    ``data/traces/calibration.jsonl``; on the simulated registry the oracle teacher's true changes)."""
+    from .imagine import fit_step_centres
+
+    if source == "midpoint":
+        return {}
+    path = Path(calibration_file)
+    steps = [Question.from_row(r) for r in io.read_jsonl(path)] if path.exists() else []
+    if not steps:
+        log.warning("evaluate.step_centres=%s: no calibration steps in %s; the bins' midpoints are used", source, path)
+        return {}
+    centres = fit_step_centres(steps, edges_sd, edges_rel)
+    log.info("step centres from %d calibration steps: %s", len(steps),
+             {k: [round(c, 3) for c in v] for k, v in centres.items()})
+    return centres
 
 
 def calibration_group(q: Question) -> Optional[str]:
-    """The calibration group of an operator question: its factor group (``states.FACTOR_GROUP``), with
-    the arm steps to or from a placebo ('arm_placebo') apart from those between two active arms
-    ('arm'). The two kinds differ in size (a drug's whole effect vs a difference of potencies) and in
-    how well the operator reads them; fitted together, the placebo steps' bias toward large changes
-    and the drug steps' uncertainty were one compromise that flattened every drug -> drug step
-    (README, Results, session 17)."""
-    group = FACTOR_GROUP.get(q.factor)
-    if group == "arm" and any("placebo" in str(v or "").lower() for v in (q.from_value, q.to_value)):
-        return "arm_placebo"
-    return group
+    """The calibration group of an operator question (``states.operator_group``): its factor group,
+    with the arm steps to or from a placebo ('arm_placebo') apart from those between two active
+    arms ('arm'); fitted together, the placebo steps' bias toward large changes and the drug steps'
+    uncertainty were one compromise that flattened every drug -> drug step (README, session 17)."""
+    return operator_group(q.factor, q.from_value, q.to_value)
 
 
 class LLMPredictor:
@@ -301,7 +318,7 @@ class LLMPredictor:
         for i, q in enumerate(questions):
             by_adapter.setdefault(self.adapter_for(q), []).append(i)
         for adapter, idx in by_adapter.items():
-            scores = gen.score_options([render_messages(questions[i]) for i in idx],
+            scores = gen.score_options([render_messages(questions[i], self.params.model.system_prompt) for i in idx],
                                        [decision_candidates(len(questions[i].options)) for i in idx], adapter=adapter)
             for i, sc in zip(idx, scores):
                 out[i] = from_display(questions[i], sc)      # candidates follow the prompt's option order
@@ -313,7 +330,7 @@ class LLMPredictor:
         """One answer per question: generated (greedy) or, with ``model.decision: likelihood``, the
         DECISION whose scores are the tempered likelihoods of each option's canonical answer.
         Identical prompts (e.g. the first step of two chains from one anchor) are asked once."""
-        keys = [json.dumps(render_messages(q)) + f"|{len(q.options)}|{(q.meta or {}).get('calibration')}" for q in questions]
+        keys = [json.dumps(render_messages(q, self.params.model.system_prompt)) + f"|{len(q.options)}|{(q.meta or {}).get('calibration')}" for q in questions]
         todo = {k: q for k, q in zip(keys, questions) if k not in self._cache}
         if todo:
             qs = list(todo.values())
@@ -329,7 +346,7 @@ class LLMPredictor:
                 for i, q in enumerate(qs):
                     by_adapter.setdefault(self.adapter_for(q), []).append(i)
                 for adapter, idx in by_adapter.items():
-                    outs = gen.generate([render_messages(qs[i]) for i in idx], max_new_tokens=self.params.model.max_new_tokens,
+                    outs = gen.generate([render_messages(qs[i], self.params.model.system_prompt) for i in idx], max_new_tokens=self.params.model.max_new_tokens,
                                         temperature=self.params.model.temperature, seed=self.params.seed, adapter=adapter)
                     for i, o in zip(idx, outs):
                         parsed = parse_answer(qs[i], o[0])   # the DECISION follows the prompt's option order

@@ -20,7 +20,7 @@ from ..core.operator import change_bin, standardised_change
 from ..core.oracle import ORACLE_FIELDS, Oracle
 from ..core.questions import Question
 from ..core.states import question_states
-from .imagine import Settings, answer_or_uniform, answer_probs, apply_step, plan_chains
+from .imagine import Settings, answer_or_uniform, answer_probs, apply_step, plan_chains, step_key
 from .prediction import Prediction  # noqa: F401  (the predictions' type)
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def oracle_imagine(questions: Sequence[Question], oracle: Oracle, s: Settings) -
                 counts["chains_without_truth"] += 1
                 for level, _ in enumerate(c.steps):
                     if level not in c.shared:
-                        apply_step(c, None, s)
+                        apply_step(c, None, s, step_key(c.steps[level]))
                 continue
             cur, prev = dict(ps), oracle.mean(ps)
             for level, step in enumerate(c.steps):
@@ -65,7 +65,7 @@ def oracle_imagine(questions: Sequence[Question], oracle: Oracle, s: Settings) -
                 edges = s.edges_rel if c.relative else s.edges_sd
                 one_hot = [0.0] * (len(edges) + 1)
                 one_hot[change_bin(z, edges)] = 1.0
-                apply_step(c, one_hot, s)
+                apply_step(c, one_hot, s, step_key(step))
                 c.trajectory.append({"factor": step.factor, "true_change": round(m - prev, 4), "mean": round(c.mean, 4)})
                 prev = m
                 counts["steps"] += 1

@@ -45,7 +45,7 @@ def build_tiny(params, questions: list[Question], out_dir: Path) -> dict:
     tok_seconds = time.perf_counter() - started
     config = tiny.tiny_config(m, tokenizer)
     model = tiny.build_tiny_model(config, params.seed)
-    texts = tiny.pretraining_texts(questions, tokenizer, params.seed)
+    texts = tiny.pretraining_texts(questions, tokenizer, params.seed, params.model.system_prompt)
     lengths = [len(x) for x in tokenizer(texts)["input_ids"]]
     stats = tiny.pretrain(model, tokenizer, texts, m.tiny_pretrain_steps, m.tiny_pretrain_lr,
                           m.tiny_pretrain_batch_size, m.tiny_max_length, params.seed)

@@ -118,12 +118,13 @@ def render_text(q: Question) -> str:
     return "\n".join(m["content"] for m in render_messages(q))
 
 
-def pretraining_texts(questions: Sequence[Question], tokenizer, seed: int) -> list[str]:
-    """Chat-rendered prompt + uninformative answer for each question (the pre-training corpus)."""
+def pretraining_texts(questions: Sequence[Question], tokenizer, seed: int, system: bool = True) -> list[str]:
+    """Chat-rendered prompt (with the system prompt when ``system``: ``model.system_prompt``) +
+    uninformative answer for each question (the pre-training corpus)."""
     rng = random.Random(seed)
     texts = []
     for q in questions:
-        msgs = render_messages(q) + [{"role": "assistant", "content": uninformative_answer(q, rng)}]
+        msgs = render_messages(q, system) + [{"role": "assistant", "content": uninformative_answer(q, rng)}]
         texts.append(tokenizer.apply_chat_template(msgs, tokenize=False))
     return texts
 

@@ -126,8 +126,9 @@ class SftData:
 
 
 def sft_rows(questions: Iterable[Question], traces: dict[str, str], max_reason_chars: int = 0,
-             max_examples: Optional[int] = None, seed: int = 0) -> SftData:
-    """Prompt-completion rows for SFT; ``counts`` reconciles questions -> from trace / from gold.
+             max_examples: Optional[int] = None, seed: int = 0, system: bool = True) -> SftData:
+    """Prompt-completion rows for SFT (prompts with the system prompt when ``system``:
+    ``model.system_prompt``); ``counts`` reconciles questions -> from trace / from gold.
     Under a ``max_examples`` cap, questions with a trace are taken first (seeded sample within each group)."""
     questions = list(questions)
     if max_examples is not None and len(questions) > max_examples:
@@ -151,7 +152,7 @@ def sft_rows(questions: Iterable[Question], traces: dict[str, str], max_reason_c
             "id": q.id,
             "category": q.category,
             "factor": q.factor,
-            "prompt": render_messages(q),
+            "prompt": render_messages(q, system),
             "completion": [{"role": "assistant", "content": completion}],
         })
     counts = {"questions": len(questions), "from_trace": n_trace, "from_gold": len(rows) - n_trace,
@@ -159,12 +160,13 @@ def sft_rows(questions: Iterable[Question], traces: dict[str, str], max_reason_c
     return SftData(rows, counts)
 
 
-def rl_rows(questions: Iterable[Question], max_prompts: Optional[int] = None, seed: int = 0) -> list[dict]:
+def rl_rows(questions: Iterable[Question], max_prompts: Optional[int] = None, seed: int = 0,
+            system: bool = True) -> list[dict]:
     """Prompt rows for GRPO; ``answer_index`` and ``options`` reach the reward functions as kwargs, in
     the prompt's option order (``display_order``), which the completions' DECISION follows."""
     questions = list(questions)
     if max_prompts is not None and len(questions) > max_prompts:
         questions = random.Random(seed).sample(questions, max_prompts)
-    return [{"id": q.id, "category": q.category, "prompt": render_messages(q),
+    return [{"id": q.id, "category": q.category, "prompt": render_messages(q, system),
              "answer_index": display_index(q, q.answer_index), "options": [q.options[i] for i in display_order(q)]}
             for q in questions]

@@ -56,7 +56,7 @@ def build_prompts(params: Params, train_file: Path = data.TRAIN_FILE) -> tuple[l
         raise ValueError(f"{train_file} has no questions for GRPO")
     # the policy is the SFT operator: asked as it was trained
     questions, turned = data.canonical_questions(questions, params.sft.canonical_changes)
-    rows = data.rl_rows(questions, params.rl.max_prompts, params.seed)
+    rows = data.rl_rows(questions, params.rl.max_prompts, params.seed, params.model.system_prompt)
     counts = {"source": source, "questions": len(questions), "prompts": len(rows), "dose_descents_turned": turned}
     log.info("GRPO prompts: %s", counts)
     return rows, counts

@@ -44,7 +44,8 @@ def build_examples(params: Params, tokenizer, train_file: Path = data.TRAIN_FILE
         questions += data.load_questions(imagined_file)
     questions, turned = data.canonical_questions(questions, sp.canonical_changes)
     questions = data.operator_first(questions, sp.max_examples, params.seed, sp.balance_bins, sp.factor_weights)
-    built = data.sft_rows(questions, data.load_traces(traces_file), sp.max_reason_chars, None, params.seed)
+    built = data.sft_rows(questions, data.load_traces(traces_file), sp.max_reason_chars, None, params.seed,
+                          system=params.model.system_prompt)
     rows, too_long = [], 0
     for row in built.rows:
         n_tokens = len(tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True,
