@@ -67,15 +67,16 @@ def train_all(train: list[Question], hp, seed: int, out_dir: Path,
         "benchmarks": {b: len(qs) for b, qs in benchmarks.items()},
         "models": {},
     }
+    X_bench = {bench: encoder.transform(qs) for bench, qs in benchmarks.items() if qs}   # encoded once for all
     for name in BASELINES:
         started = time.perf_counter()
         model = fit_baseline(name, encoder, X, train, hp, seed)
         fit_s = time.perf_counter() - started
         save_baseline(model, out_dir)
-        train_probs = np.array([np.argmax(p) for p in model.predict_proba(train)])
+        train_probs = np.array([np.argmax(p) for p in model.predict_proba(train, X)])
         entry = {"train_acc": float((train_probs == y).mean()), "benchmark_acc": {}}
         for bench, qs in benchmarks.items():
-            probs = model.predict_proba(qs)
+            probs = model.predict_proba(qs, X_bench.get(bench))
             rows = [{"id": q.id, "probs": [round(p, 6) for p in pr], "valid": True, "text": ""}
                     for q, pr in zip(qs, probs)]
             io.write_jsonl(out_dir / "predictions" / bench / f"{name}.jsonl", rows)

@@ -144,12 +144,13 @@ class BaselineModel:
     encoder: FeatureEncoder
     families: dict[int, FamilyModel]
 
-    def predict_proba(self, questions: list[Question]) -> list[list[float]]:
-        """A probability per option for each question (any option count the families cover)."""
+    def predict_proba(self, questions: list[Question], X: Optional[sp.csr_matrix] = None) -> list[list[float]]:
+        """A probability per option for each question (any option count the families cover);
+        ``X``: the questions' features when already encoded by this model's encoder."""
         out: list[Optional[list[float]]] = [None] * len(questions)
         if not questions:
             return []
-        X = self.encoder.transform(questions)
+        X = self.encoder.transform(questions) if X is None else X
         by_k: dict[int, list[int]] = {}
         for i, q in enumerate(questions):
             by_k.setdefault(len(q.options), []).append(i)

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -89,7 +89,8 @@ class Question:
             raise ValueError(f"question {self.id}: answer_index {self.answer_index} out of range")
 
     def to_row(self) -> dict:
-        row = asdict(self)
+        row = {name: getattr(self, name) for name in self.__dataclass_fields__}   # shallow: context and meta become JSON
+        row["nct_ids"], row["options"] = list(self.nct_ids), list(self.options)
         row["context"] = json.dumps(self.context, sort_keys=True, ensure_ascii=False, default=str)
         row["meta"] = json.dumps(self.meta, sort_keys=True, ensure_ascii=False, default=str)
         return row

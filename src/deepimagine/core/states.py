@@ -217,20 +217,31 @@ def step_question(step: PathStep, value: float, sd: Optional[float], n, imagined
 
 def arm_similarity(anchor: dict, target: dict) -> float:
     """How close an anchor arm state is to a target arm state (higher = closer; 0..11)."""
-    def same(f):
-        a, b = factor_key(anchor, f), factor_key(target, f)
-        return a is not None and a == b
+    return signature_similarity(arm_signature(anchor), arm_signature(target))
 
-    score = 4.0 * same("intervention")
-    score += 2.0 * (_norm(anchor.get("arm_type")) == _norm(target.get("arm_type")) is not None)
-    conds_a, conds_t = set(_norm(anchor.get("conditions")) or ()), set(_norm(target.get("conditions")) or ())
-    score += 1.5 * bool(conds_a & conds_t)
-    da, dt = factor_key(anchor, "dose"), factor_key(target, "dose")
-    if da and dt and same("intervention"):
-        score += 1.0 * (max(da, dt) / min(da, dt) <= 1.5)
-    score += 0.5 * bool(set(_norm(anchor.get("regions")) or ()) & set(_norm(target.get("regions")) or ()))
-    score += 0.5 * same("phase") + 0.5 * same("population") + 0.5 * same("time_frame")
-    return score
+
+def arm_signature(state: dict) -> tuple:
+    """What ``arm_similarity`` compares of a state, normalised once (an index keeps its cells'):
+    intervention, arm type, conditions, dose, regions, phase, population, time frame."""
+    return (factor_key(state, "intervention"), _norm(state.get("arm_type")),
+            frozenset(_norm(state.get("conditions")) or ()), factor_key(state, "dose"),
+            frozenset(_norm(state.get("regions")) or ()), factor_key(state, "phase"),
+            factor_key(state, "population"), factor_key(state, "time_frame"))
+
+
+def signature_similarity(a: tuple, t: tuple) -> float:
+    """``arm_similarity`` of two ``arm_signature``s: same intervention 4, arm type 2, a shared
+    condition 1.5, a dose within 1.5x of the same intervention's 1, a shared region, the same
+    phase, population and time frame 0.5 each."""
+    def same(x, y):
+        return x is not None and x == y
+
+    same_drug = same(a[0], t[0])
+    score = 4.0 * same_drug + 2.0 * same(a[1], t[1]) + 1.5 * bool(a[2] & t[2])
+    if a[3] and t[3] and same_drug:
+        score += 1.0 * (max(a[3], t[3]) / min(a[3], t[3]) <= 1.5)
+    score += 0.5 * bool(a[4] & t[4])
+    return score + 0.5 * same(a[5], t[5]) + 0.5 * same(a[6], t[6]) + 0.5 * same(a[7], t[7])
 
 
 def question_states(q: Question) -> tuple[dict, dict]:

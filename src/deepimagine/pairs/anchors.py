@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core.operator import cell_sd
-from ..core.states import arm_similarity, cell_state, factor_key
+from ..core.states import arm_signature, cell_state, factor_key, signature_similarity
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ class AnchorIndex:
     by_intervention: list[dict] = field(default_factory=list)   # block -> {intervention key: [state]}
     by_type: list[dict] = field(default_factory=list)           # block -> {arm type: [state]}
     keys: list[frozenset] = field(default_factory=list)         # block -> endpoint_key(text)
+    signatures: dict = field(default_factory=dict)              # id(state) -> states.arm_signature(state)
 
     @classmethod
     def build(cls, rows: Sequence[dict], embed) -> "AnchorIndex":
@@ -89,6 +90,7 @@ class AnchorIndex:
         for block in index.blocks:
             bi, bt = defaultdict(list), defaultdict(list)
             for s in block:
+                index.signatures[id(s)] = arm_signature(s)   # the states live as long as the index
                 bi[factor_key(s, "intervention")].append(s)
                 bt[str(s.get("arm_type") or "").upper()].append(s)
             index.by_intervention.append(dict(bi))
@@ -143,7 +145,7 @@ class AnchorIndex:
         blocks a trial arm is kept once (its best-scoring cell: another time point is the same arm)."""
         scored: dict[str, list] = {}
         for name, target in targets.items():
-            seen, lst = set(), []
+            seen, lst, sig = set(), [], arm_signature(target)
             for blk in blocks:
                 osim = float(sims[blk])
                 for s in self.candidates(blk, target):
@@ -151,7 +153,8 @@ class AnchorIndex:
                             before is not None and not (s.get("posted_date") and str(s["posted_date"]) < before)):
                         continue
                     seen.add(id(s))
-                    lst.append((arm_similarity(s, target) + outcome_weight * osim, osim, s))
+                    score = signature_similarity(self.signatures.get(id(s)) or arm_signature(s), sig)   # states.arm_similarity
+                    lst.append((score + outcome_weight * osim, osim, s))
             scored[name] = lst
         trial_fit: dict = defaultdict(float)
         if by_trial:
