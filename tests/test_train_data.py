@@ -65,7 +65,7 @@ def test_factor_weights_shift_the_operator_selection_and_default_to_none():
     assert [x.id for x in operator_first(pool, 200, 0, True, {})] == [x.id for x in operator_first(pool, 200, 0, True)]
 
 
-def test_model_system_prompt_reaches_sft_and_grpo_prompts_and_evaluation(monkeypatch):
+def test_model_system_prompt_reaches_sft_and_grpo_prompts_and_evaluation(monkeypatch, tmp_path):
     """``model.system_prompt``: SFT rows, GRPO prompts and the evaluated prompts open with the
     system prompt, or start at the user turn; the question itself is the same."""
     import deepimagine.evaluate.llm as llm
@@ -85,7 +85,9 @@ def test_model_system_prompt_reaches_sft_and_grpo_prompts_and_evaluation(monkeyp
             return [[0.0] * len(c) for c in conts]
 
     monkeypatch.setattr(llm, "get_generator", lambda *a, **k: Recorder())
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "config.json").write_text("{}")   # a base to resolve; the recorder stands in for it
     for flag in (True, False):
         params = P.load("params.yaml", overrides=[f"model.system_prompt={str(flag).lower()}"])
-        llm.LLMPredictor(params, "sft", "direct")._option_scores([q])
+        llm.LLMPredictor(params, "base", "direct", models_dir=tmp_path)._option_scores([q])
     assert seen[True][0]["role"] == "system" and seen[False] == seen[True][1:]
