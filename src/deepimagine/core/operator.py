@@ -86,14 +86,13 @@ def bin_centres(edges: Sequence[float]) -> list[float]:
 
 
 def empirical_centres(changes_by_bin: Mapping[int, Sequence[float]], edges: Sequence[float],
-                      min_count: int = 20) -> list[float]:
+                      min_count: int = 20, fallback: Optional[Sequence[float]] = None) -> list[float]:
     """Each bin's mean standardised change over the examples whose change fell in it, where at
-    least ``min_count`` did (else ``bin_centres``' value): the outer bins are open, and a drug's
-    whole effect over placebo lies further beyond their edge than a dose step's. A mean of values
-    inside a bin lies inside it, so the centres stay ordered."""
-    fixed = bin_centres(edges)
+    least ``min_count`` did (else ``fallback``'s value, by default ``bin_centres``'): the outer bins
+    are open, and a drug's whole effect over placebo lies further beyond their edge than a dose
+    step's. A mean of values inside a bin lies inside it, so the centres stay ordered."""
     out = []
-    for b, c in enumerate(fixed):
+    for b, c in enumerate(bin_centres(edges) if fallback is None else fallback):
         zs = [float(z) for z in changes_by_bin.get(b, ()) if math.isfinite(float(z))]
         out.append(sum(zs) / len(zs) if len(zs) >= min_count else c)
     return out

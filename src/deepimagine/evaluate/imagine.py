@@ -293,8 +293,7 @@ def fit_step_centres(steps: Sequence[Question], edges_sd: Sequence[float], edges
         out[kind] = pooled
         for (k, key), bins in sorted(by.items()):
             if k == kind and key != kind:
-                own = empirical_centres(bins, edges, min_count)
-                out[key] = [own[b] if len(bins.get(b, ())) >= min_count else pooled[b] for b in range(len(pooled))]
+                out[key] = empirical_centres(bins, edges, min_count, fallback=pooled)
     return out
 
 

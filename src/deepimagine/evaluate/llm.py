@@ -176,10 +176,7 @@ def step_centres(source: str, edges_sd: tuple, edges_rel: tuple,
 
 
 def calibration_group(q: Question) -> Optional[str]:
-    """The calibration group of an operator question (``states.operator_group``): its factor group,
-    with the arm steps to or from a placebo ('arm_placebo') apart from those between two active
-    arms ('arm'); fitted together, the placebo steps' bias toward large changes and the drug steps'
-    uncertainty were one compromise that flattened every drug -> drug step (README, session 17)."""
+    """The calibration group of an operator question: ``states.operator_group`` of its step."""
     return operator_group(q.factor, q.from_value, q.to_value)
 
 
@@ -201,6 +198,10 @@ class LLMPredictor:
         self._cache: dict[str, str] = {}
         self.operators = operator_adapters(self.adapter)
         self.calibration_file = Path(calibration_file)
+
+    def messages(self, q: Question) -> list[dict]:
+        """The chat this model is asked ``q`` in (with the system prompt when ``model.system_prompt``)."""
+        return render_messages(q, self.params.model.system_prompt)
 
     def calibration_steps(self) -> list[Question]:
         """The operator's calibration set: teacher-imagined cross-trial steps that SFT never saw
@@ -318,7 +319,7 @@ class LLMPredictor:
         for i, q in enumerate(questions):
             by_adapter.setdefault(self.adapter_for(q), []).append(i)
         for adapter, idx in by_adapter.items():
-            scores = gen.score_options([render_messages(questions[i], self.params.model.system_prompt) for i in idx],
+            scores = gen.score_options([self.messages(questions[i]) for i in idx],
                                        [decision_candidates(len(questions[i].options)) for i in idx], adapter=adapter)
             for i, sc in zip(idx, scores):
                 out[i] = from_display(questions[i], sc)      # candidates follow the prompt's option order
@@ -330,7 +331,7 @@ class LLMPredictor:
         """One answer per question: generated (greedy) or, with ``model.decision: likelihood``, the
         DECISION whose scores are the tempered likelihoods of each option's canonical answer.
         Identical prompts (e.g. the first step of two chains from one anchor) are asked once."""
-        keys = [json.dumps(render_messages(q, self.params.model.system_prompt)) + f"|{len(q.options)}|{(q.meta or {}).get('calibration')}" for q in questions]
+        keys = [json.dumps(self.messages(q)) + f"|{len(q.options)}|{(q.meta or {}).get('calibration')}" for q in questions]
         todo = {k: q for k, q in zip(keys, questions) if k not in self._cache}
         if todo:
             qs = list(todo.values())
@@ -346,7 +347,7 @@ class LLMPredictor:
                 for i, q in enumerate(qs):
                     by_adapter.setdefault(self.adapter_for(q), []).append(i)
                 for adapter, idx in by_adapter.items():
-                    outs = gen.generate([render_messages(qs[i], self.params.model.system_prompt) for i in idx], max_new_tokens=self.params.model.max_new_tokens,
+                    outs = gen.generate([self.messages(qs[i]) for i in idx], max_new_tokens=self.params.model.max_new_tokens,
                                         temperature=self.params.model.temperature, seed=self.params.seed, adapter=adapter)
                     for i, o in zip(idx, outs):
                         parsed = parse_answer(qs[i], o[0])   # the DECISION follows the prompt's option order
